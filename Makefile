@@ -1,0 +1,66 @@
+# The two commands a newcomer needs: `make run` and `make test`. Each builds its own environment
+# (.venv from the pinned requirements, node_modules from package-lock.json) and is a no-op when
+# that environment is already up to date.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+ENV ?= dev
+WORK_DIR ?= .mlops
+
+# No notices, telemetry or version checks from the CDK CLI or jsii: synthesis stays offline.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export SAGEMAKER_SUPPRESS_V2_WARNING := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# The machine's pip config names local mirrors that may be absent; pip's warnings about them are noise.
+PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: help run test lint typecheck unit synth bench clean deps
+
+help:
+	@echo "make run    - the main job: the MLOps loop offline (see README)"
+	@echo "make test   - lint, type-check and the whole test suite"
+	@echo "make synth  - synthesize every environment with the pinned CDK CLI into cdk.out/"
+	@echo "make bench  - the benchmarks in bench/ (figures, not pass/fail)"
+	@echo "make clean  - remove .venv, node_modules, cdk.out and the local work folder"
+
+$(PY_STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing Python packages into $(VENV) (first run takes a few minutes)..."
+	@set -o pipefail; $(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt $(PIP_QUIET)
+	@set -o pipefail; $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . $(PIP_QUIET)
+	@$(BIN)/python -c "import aws_cdk, sagemaker, moto, sklearn" 
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	@echo "Installing the pinned CDK CLI into node_modules..."
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: $(PY_STAMP) $(NODE_STAMP)
+
+run: deps
+	@$(BIN)/mlops run --work-dir $(WORK_DIR)
+
+synth: deps
+	@npx --no-install cdk synth --quiet
+
+lint: $(PY_STAMP)
+	@$(BIN)/ruff check .
+	@$(BIN)/mypy .
+
+test: deps lint
+	@$(BIN)/pytest -n 2 --dist loadgroup
+
+bench: deps
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out $(WORK_DIR) .mypy_cache .ruff_cache .pytest_cache

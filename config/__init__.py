@@ -1,0 +1,1 @@
+"""Configuration: environments.yaml, its typed model and the naming module."""

@@ -1,0 +1,108 @@
+"""Every resource name, computed once: stacks, the mlops command, local mode and tests use these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from config.settings import EnvironmentConfig
+
+# Model Monitor publishes data-quality metrics for endpoints in this namespace, with the
+# dimensions Endpoint and MonitoringSchedule (shared/reference/README.md, item 7).
+DATA_QUALITY_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+MODEL_QUALITY_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
+BUCKET_PURPOSES = ("data", "artifacts", "capture", "reports")
+
+
+@dataclass(frozen=True)
+class Names:
+    """Names of one environment's resources: `<project>-<env>-<part>`."""
+
+    project: str
+    env: str
+    account: str
+    region: str
+
+    @classmethod
+    def of(cls, env: EnvironmentConfig) -> Names:
+        return cls(project=env.project, env=env.name, account=env.account, region=env.region)
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.project}-{self.env}"
+
+    def stack(self, part: str) -> str:
+        return f"{self.prefix}-{part}"
+
+    def bucket(self, purpose: str) -> str:
+        # Bucket names are global: account and region keep two installs from colliding.
+        if purpose not in (*BUCKET_PURPOSES, "logs"):
+            raise ValueError(f"unknown bucket purpose {purpose!r}")
+        return f"{self.prefix}-{purpose}-{self.account}-{self.region}"
+
+    @property
+    def kms_alias(self) -> str:
+        return f"alias/{self.prefix}"
+
+    @property
+    def execution_role(self) -> str:
+        return f"{self.prefix}-sagemaker-execution"
+
+    @property
+    def execution_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.execution_role}"
+
+    def persona_role(self, persona: str) -> str:
+        return f"{self.prefix}-{persona}"
+
+    @property
+    def permission_boundary(self) -> str:
+        return f"{self.prefix}-persona-boundary"
+
+    @property
+    def model_package_group(self) -> str:
+        return f"{self.prefix}-models"
+
+    @property
+    def model_package_group_arn(self) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:model-package-group/{self.model_package_group}"
+
+    @property
+    def model_packages_arn_pattern(self) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:model-package/{self.model_package_group}/*"
+
+    @property
+    def pipeline(self) -> str:
+        return f"{self.prefix}-training"
+
+    @property
+    def pipeline_arn(self) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:pipeline/{self.pipeline}"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.prefix}-endpoint"
+
+    @property
+    def monitoring_schedule(self) -> str:
+        return f"{self.prefix}-data-quality"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.prefix}-alerts"
+
+    def ecr_repository(self, image: str) -> str:
+        return f"{self.prefix}-{image}"
+
+    def image_uri(self, image: str, tag: str = "latest") -> str:
+        return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{self.ecr_repository(image)}:{tag}"
+
+    def drift_metric(self, feature: str) -> str:
+        """The metric Model Monitor (and our analyzer) publishes for one feature's drift distance."""
+        return f"feature_baseline_drift_{feature}"
+
+    def drift_alarm(self, feature: str) -> str:
+        return f"{self.prefix}-drift-{feature}"
+
+    @property
+    def metric_dimensions(self) -> dict[str, str]:
+        return {"Endpoint": self.endpoint, "MonitoringSchedule": self.monitoring_schedule}

@@ -1,0 +1,1 @@
+"""IAM personas, the permission boundary, policy documents and the compliance checks."""

@@ -1,0 +1,1 @@
+"""Processing step scripts; they run in the training image, in local mode and in tests."""

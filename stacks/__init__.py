@@ -1,0 +1,1 @@
+"""CDK stacks: one file per stack; they only wire constructs together."""
