@@ -47,7 +47,8 @@ $(NODE_STAMP): package.json package-lock.json
 deps: $(PY_STAMP) $(NODE_STAMP)
 
 run: deps
-	@$(BIN)/mlops run --work-dir $(WORK_DIR)
+	@npx --no-install cdk synth --quiet
+	@$(BIN)/python -m mlops.inventory cdk.out
 
 synth: deps
 	@npx --no-install cdk synth --quiet

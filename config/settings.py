@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,7 +21,7 @@ class ConfigError(Exception):
     """A configuration file or value that cannot be used; the message names environment and key."""
 
 
-class ProblemType(str, Enum):
+class ProblemType(StrEnum):
     BINARY = "BinaryClassification"
     MULTICLASS = "MulticlassClassification"
     REGRESSION = "Regression"
@@ -31,11 +31,16 @@ class ProblemType(str, Enum):
 # keys of SageMaker's model-quality metrics file (see shared/reference/model_quality_*.json).
 GATE_METRICS: dict[ProblemType, dict[str, Literal["higher", "lower"]]] = {
     ProblemType.BINARY: {
-        "auc": "higher", "accuracy": "higher", "f1": "higher", "precision": "higher",
+        "auc": "higher",
+        "accuracy": "higher",
+        "f1": "higher",
+        "precision": "higher",
         "recall": "higher",
     },
     ProblemType.MULTICLASS: {
-        "accuracy": "higher", "weighted_f1": "higher", "weighted_precision": "higher",
+        "accuracy": "higher",
+        "weighted_f1": "higher",
+        "weighted_precision": "higher",
         "weighted_recall": "higher",
     },
     ProblemType.REGRESSION: {"r2": "higher", "mae": "lower", "mse": "lower", "rmse": "lower"},
@@ -187,7 +192,7 @@ def load_project(path: Path = CONFIG_FILE) -> ProjectConfig:
         except ValidationError as exc:
             raise ConfigError(f"{path}: {_describe(exc, env_name)}") from exc
     try:
-        return ProjectConfig(project=project, environments=environments)
+        return ProjectConfig.model_validate({"project": project, "environments": environments})
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc, None)}") from exc
 

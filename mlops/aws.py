@@ -34,7 +34,7 @@ def client(service: str, target: AwsTarget) -> Any:
     session = boto3.session.Session(
         region_name=target.region,
         aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto accepts any key; never a real one
-        aws_session_token="testing",  # noqa: S106
+        aws_secret_access_key="testing",
+        aws_session_token="testing",
     )
     return session.client(service, endpoint_url=target.endpoint_url, config=_RETRIES)

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""CDK entry point: load the configuration and add one environment's stacks (or every environment's)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Before aws_cdk starts its jsii runtime: Node 20 works here but prints an end-of-life banner per process.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk
+
+from config.settings import ConfigError, EnvironmentConfig, load_project
+from governance.compliance import add_compliance_checks
+from stacks.stage import add_environment
+
+
+def selected_environments(app: cdk.App) -> list[EnvironmentConfig]:
+    """`-c env=NAME` picks one environment; without it every environment is synthesized."""
+    project = load_project()
+    wanted = app.node.try_get_context("env")
+    if wanted is None:
+        return list(project.environments.values())
+    if wanted not in project.environments:
+        known = ", ".join(sorted(project.environments))
+        raise ConfigError(f"unknown environment {wanted!r} (from -c env=...); known environments: {known}")
+    return [project.environments[wanted]]
+
+
+def build_app(app: cdk.App) -> cdk.App:
+    add_compliance_checks(app)
+    for env_config in selected_environments(app):
+        add_environment(app, env_config)
+    return app
+
+
+def main() -> int:
+    app = cdk.App()
+    try:
+        build_app(app)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Compliance as code: the cdk-nag packs on every environment, and the one way to acknowledge a finding.
+
+Every acknowledgement in the project goes through `acknowledge()`, whose reasons live in REASONS below,
+so an auditor reads one table to see what was accepted and why.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+from constructs import Construct, IConstruct
+
+AWS = "AwsSolutions::AwsSolutions-"
+NIST = "NIST.800.53.R5::NIST.800.53.R5-"
+
+ANY = "<any>"
+
+# Rule id (as the validation report prints it; ANY stands for any text) -> why it is accepted where it is
+# acknowledged. The first matching entry gives the reason.
+REASONS: dict[str, str] = {
+    f"{AWS}S1": "This is the access-log bucket itself; logging it into itself would loop.",
+    f"{NIST}S3BucketLoggingEnabled": "This is the access-log bucket itself; logging it into itself would loop.",
+    f"{NIST}S3DefaultEncryptionKMS": "S3 server access logging cannot deliver to a KMS-encrypted bucket; "
+    "the log bucket uses SSE-S3 and is TLS-only, versioned and private.",
+    f"{NIST}S3BucketReplicationEnabled": "Buckets are versioned with lifecycle retention in one region; cross-region "
+    "replication is a per-organisation disaster-recovery choice outside this kit.",
+    f"{AWS}IAM5[Resource::*]": "Only actions without resource-level permissions (ecr:GetAuthorizationToken, "
+    "cloudwatch:PutMetricData scoped by a namespace condition, read-only list/describe calls, EC2 ENI calls of "
+    "VPC jobs) or explicit Deny statements use Resource '*'.",
+    f"{AWS}IAM5[Resource::arn:aws:s3:::{ANY}/*]": "Object-level access inside the project's own buckets, whose names "
+    "come from config/naming.py.",
+    f"{AWS}IAM5[Resource::arn:aws:sagemaker:{ANY}:processing-job/*]": "SageMaker names pipeline jobs itself "
+    "(pipelines-<execution>-<step>), so job ARNs are only known as a pattern within this account and region.",
+    f"{AWS}IAM5[Resource::arn:aws:sagemaker:{ANY}:training-job/*]": "SageMaker names pipeline jobs itself "
+    "(pipelines-<execution>-<step>), so job ARNs are only known as a pattern within this account and region.",
+    f"{AWS}IAM5[Resource::arn:aws:sagemaker:{ANY}:model-package/{ANY}/*]": "Versions of the environment's one model "
+    "package group; version numbers are assigned at registration.",
+    f"{AWS}IAM5[Resource::arn:aws:sagemaker:{ANY}:pipeline/{ANY}/*]": "Executions of the environment's one pipeline; "
+    "execution ids are assigned at start.",
+    f"{AWS}IAM5[Resource::arn:aws:ecr:{ANY}:repository/{ANY}-*]": "The project's own image repositories "
+    "(<project>-<env>-<image>).",
+    f"{AWS}IAM5[Resource::arn:aws:ecr:{ANY}:*:repository/sagemaker-model-monitor-analyzer]": "The prebuilt Model "
+    "Monitor analyzer image lives in an AWS-owned account that differs per region.",
+    f"{AWS}IAM5[Resource::arn:aws:logs:{ANY}:log-group:/aws/sagemaker/*]": "SageMaker writes job and endpoint logs "
+    "to log groups under /aws/sagemaker/ whose streams it names.",
+    f"{AWS}IAM5[Resource::arn:aws:kms:{ANY}:key/*]": "The project key's id is assigned at creation; the boundary "
+    "caps KMS use to this account and region.",
+    f"{AWS}IAM5[Action::sagemaker:Describe*]": "Read-only SageMaker describe calls: reading is the personas' job.",
+    f"{AWS}IAM5[Action::sagemaker:List*]": "Read-only SageMaker list calls have no resource-level permissions.",
+    f"{AWS}IAM5[Action::cloudwatch:Get*]": "Read-only observation calls in the persona boundary.",
+    f"{AWS}IAM5[Action::{ANY}*]": "Wildcard actions appear only in explicit Deny statements (the boundary's and "
+    "the auditor's), where a wider match denies more, or in read-only prefixes (Describe*, List*, Get*).",
+}
+
+
+class UnknownAcknowledgementError(KeyError):
+    """An acknowledgement asked for a rule id that has no reason in REASONS."""
+
+
+def _pattern(key: str) -> re.Pattern[str]:
+    return re.compile(".+?".join(re.escape(piece) for piece in key.split(ANY)))
+
+
+_PATTERNS = [(_pattern(key), reason) for key, reason in REASONS.items()]
+
+
+def reason_for(rule_id: str) -> str:
+    for pattern, reason in _PATTERNS:
+        if pattern.fullmatch(rule_id):
+            return reason
+    raise UnknownAcknowledgementError(f"no reason recorded in governance/compliance.py REASONS for {rule_id!r}")
+
+
+def acknowledge(scope: IConstruct, *rule_ids: str) -> None:
+    """Accept the named findings on `scope` (and below) with the reason recorded in REASONS."""
+    cdk.Validations.of(scope).acknowledge(
+        *(cdk.Acknowledgment(id=rule_id, reason=reason_for(rule_id)) for rule_id in rule_ids)
+    )
+
+
+def wildcard_findings(document: dict[str, Any]) -> list[str]:
+    """The AwsSolutions-IAM5 ids a policy document will raise: one per wildcard resource or action."""
+    found: list[str] = []
+    for statement in document["Statement"]:
+        for action in _as_list(statement.get("Action")):
+            if "*" in action:
+                found.append(f"{AWS}IAM5[Action::{action}]")
+        for resource in _as_list(statement.get("Resource")):
+            if isinstance(resource, str) and "*" in resource:
+                found.append(f"{AWS}IAM5[Resource::{resource}]")
+    return sorted(set(found))
+
+
+def acknowledge_policy_wildcards(scope: IConstruct, document: dict[str, Any]) -> None:
+    """Acknowledge exactly the wildcards of `document` on the construct that carries it; each needs a reason."""
+    acknowledge(scope, *wildcard_findings(document))
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def add_compliance_checks(scope: Construct) -> None:
+    """Run both nag packs on an App or Stage: any unacknowledged finding fails synthesis."""
+    cdk.Validations.of(scope).add_plugins(AwsSolutionsChecks(scope), NIST80053R5Checks(scope))

@@ -1,0 +1,1 @@
+"""Local mode: the whole MLOps loop offline, against a moto server on loopback."""

@@ -1,0 +1,51 @@
+"""Shared fixtures: the whole CDK app synthesized once per test session."""
+
+from __future__ import annotations
+
+import os
+
+# Before aws_cdk is imported anywhere: keep jsii quiet on Node 20 and the SageMaker SDK quiet on import.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config.settings import EnvironmentConfig, load_project
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+@dataclass(frozen=True)
+class SynthesizedApp:
+    """The cloud assembly of every environment: templates by stack name, and where they were written."""
+
+    outdir: Path
+    templates: dict[str, dict[str, Any]]
+    template_files: dict[str, Path]
+
+    def template(self, stack_name: str) -> dict[str, Any]:
+        return self.templates[stack_name]
+
+
+@pytest.fixture(scope="session")
+def environments() -> dict[str, EnvironmentConfig]:
+    return dict(load_project().environments)
+
+
+@pytest.fixture(scope="session")
+def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    """`app.py` as the CLI runs it (all environments, both nag packs): synthesis itself is the nag test."""
+    import aws_cdk as cdk
+
+    from app import build_app
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = build_app(cdk.App(outdir=str(outdir)))
+    assembly = app.synth()
+    templates = {stack.stack_name: stack.template for stack in assembly.stacks}
+    files = {stack.stack_name: Path(assembly.directory) / stack.template_file for stack in assembly.stacks}
+    return SynthesizedApp(outdir=outdir, templates=templates, template_files=files)
