@@ -1,0 +1,155 @@
+"""The job's configuration, read from the environment variables the prebuilt analyzer understands."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, cast
+
+from containers.contracts.capture import parse_capture_time
+from containers.contracts.constraints import CategoricalDriftMethod
+from containers.monitor.errors import MonitorError
+
+DatasetKind = Literal["csv", "json", "capture"]
+OutputColumnsPosition = Literal["NONE", "START", "END"]
+
+DEFAULT_BASE_DIR = "/opt/ml"
+# SageMaker's default processing paths (the SDK's and the analyzer's).
+DEFAULT_BASELINE_SOURCE = "/opt/ml/processing/input/baseline_dataset_input"
+DEFAULT_CAPTURE_SOURCE = "/opt/ml/processing/input/endpoint"
+DEFAULT_OUTPUT_PATH = "/opt/ml/processing/output"
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """The parsed `dataset_format`: CSV (header or not), JSON (lines or one document), or capture."""
+
+    kind: DatasetKind
+    header: bool = True
+    lines: bool = True
+    capture_index_names: tuple[str, ...] = ("endpointInput", "endpointOutput")
+
+
+@dataclass(frozen=True)
+class AnalyzerSettings:
+    dataset_format: DatasetFormat
+    dataset_source: Path
+    output_path: Path
+    baseline_statistics: Path | None
+    baseline_constraints: Path | None
+    publish_cloudwatch_metrics: bool
+    endpoint_name: str | None
+    schedule_name: str | None
+    metric_time: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    categorical_drift_method: CategoricalDriftMethod | None
+    record_preprocessor_script: Path | None
+    # Ours, not the prebuilt analyzer's: whether endpointOutput columns join the features, and
+    # where. Our baselines are features only (no label), so by default outputs are left out.
+    endpoint_output_columns_position: OutputColumnsPosition
+    message_file: Path
+    metrics_directory: Path
+
+    @property
+    def is_monitoring(self) -> bool:
+        """Monitoring (check against a baseline) when a baseline is given, else baselining."""
+        return self.baseline_constraints is not None or self.baseline_statistics is not None
+
+
+def parse_dataset_format(text: str) -> DatasetFormat:
+    """Parse `dataset_format` JSON, e.g. `{"csv": {"header": true}}` or `{"sagemakerCaptureJson": {...}}`."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MonitorError(f"dataset_format is not valid JSON ({error.msg} at char {error.pos}): {text!r}") from error
+    if not isinstance(document, dict) or len(document) != 1:
+        raise MonitorError(f"dataset_format must be an object with exactly one format key, got: {text!r}")
+    ((kind, options),) = document.items()
+    options = options if isinstance(options, dict) else {}
+    if kind == "csv":
+        return DatasetFormat(kind="csv", header=_flag(options.get("header", True), "dataset_format.csv.header"))
+    if kind == "json":
+        return DatasetFormat(kind="json", lines=_flag(options.get("lines", True), "dataset_format.json.lines"))
+    if kind == "sagemakerCaptureJson":
+        names = options.get("captureIndexNames", ["endpointInput", "endpointOutput"])
+        if not isinstance(names, list) or not all(name in ("endpointInput", "endpointOutput") for name in names):
+            raise MonitorError(f"dataset_format.sagemakerCaptureJson.captureIndexNames is invalid: {names!r}")
+        return DatasetFormat(kind="capture", capture_index_names=tuple(names))
+    raise MonitorError(f"dataset_format {kind!r} is not supported (supported: csv, json, sagemakerCaptureJson)")
+
+
+def _flag(value: object, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise MonitorError(f"{key} must be true or false, got {value!r}")
+
+
+def _optional(environ: Mapping[str, str], key: str) -> str | None:
+    value = environ.get(key, "").strip()
+    return value or None
+
+
+def _time(environ: Mapping[str, str], key: str) -> datetime | None:
+    value = _optional(environ, key)
+    if value is None:
+        return None
+    try:
+        return parse_capture_time(value)
+    except ValueError as error:
+        raise MonitorError(f"{key} is not an ISO-8601 time: {value!r}") from error
+
+
+def _choice(environ: Mapping[str, str], key: str, allowed: tuple[str, ...], default: str | None) -> str | None:
+    value = _optional(environ, key)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise MonitorError(f"{key} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def settings_from_environ(environ: Mapping[str, str] | None = None) -> AnalyzerSettings:
+    """Read and validate the job's environment (all values strings, as SageMaker passes them)."""
+    env = os.environ if environ is None else environ
+    base = Path(env.get("SAGEMAKER_BASE_DIR") or DEFAULT_BASE_DIR)
+    format_text = _optional(env, "dataset_format")
+    if format_text is None:
+        raise MonitorError('dataset_format is not set (e.g. {"csv": {"header": true}})')
+    dataset_format = parse_dataset_format(format_text)
+    default_source = DEFAULT_CAPTURE_SOURCE if dataset_format.kind == "capture" else DEFAULT_BASELINE_SOURCE
+    statistics = _optional(env, "baseline_statistics")
+    constraints = _optional(env, "baseline_constraints")
+    script = _optional(env, "record_preprocessor_script")
+    drift_method = _choice(env, "categorical_drift_method", ("LInfinity", "ChiSquared"), None)
+    publish = _choice(env, "publish_cloudwatch_metrics", ("Enabled", "Disabled"), "Disabled")
+    position = _choice(env, "endpoint_output_columns_position", ("NONE", "START", "END"), "NONE")
+    start, end = _time(env, "start_time"), _time(env, "end_time")
+    if start and end and start >= end:
+        raise MonitorError(f"start_time {env['start_time']} is not before end_time {env['end_time']}")
+    return AnalyzerSettings(
+        dataset_format=dataset_format,
+        dataset_source=Path(_optional(env, "dataset_source") or default_source),
+        output_path=Path(_optional(env, "output_path") or DEFAULT_OUTPUT_PATH),
+        baseline_statistics=Path(statistics) if statistics else None,
+        baseline_constraints=Path(constraints) if constraints else None,
+        publish_cloudwatch_metrics=publish == "Enabled",
+        endpoint_name=_optional(env, "sagemaker_endpoint_name"),
+        schedule_name=_optional(env, "sagemaker_monitoring_schedule_name"),
+        metric_time=_optional(env, "metric_time"),
+        start_time=start,
+        end_time=end,
+        categorical_drift_method=cast(CategoricalDriftMethod | None, drift_method),
+        record_preprocessor_script=Path(script) if script else None,
+        endpoint_output_columns_position=cast(OutputColumnsPosition, position),
+        message_file=Path(_optional(env, "output_message_file") or base / "output" / "message"),
+        metrics_directory=Path(
+            _optional(env, "cloudwatch_metrics_directory") or base / "output" / "metrics" / "cloudwatch"
+        ),
+    )
