@@ -1,0 +1,176 @@
+"""The model artifact contract: model.joblib + metadata.json, written by training, read by serving."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+
+ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regression"]
+FeatureType = Literal["numeric", "categorical"]
+# Labels keep their JSON type (0/1 stays a number, "yes"/"no" a string) so responses echo them as trained.
+Label = bool | int | float | str
+
+
+class ModelArtifactError(ValueError):
+    """A model folder that is missing a file or whose metadata.json breaks the contract."""
+
+
+class FeatureSpec(BaseModel):
+    """One input column, in inference order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    type: FeatureType
+
+
+class ModelMetadata(BaseModel):
+    """metadata.json: what a consumer needs to feed the pipeline and read its output."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    problem_type: ProblemType
+    target: str = Field(min_length=1)
+    features: tuple[FeatureSpec, ...] = Field(min_length=1)
+    classes: tuple[Label, ...] | None = None
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    sklearn_version: str
+
+    @field_validator("features")
+    @classmethod
+    def _unique_feature_names(cls, features: tuple[FeatureSpec, ...]) -> tuple[FeatureSpec, ...]:
+        names = [feature.name for feature in features]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate feature names: {duplicates}")
+        return features
+
+    @field_validator("metrics")
+    @classmethod
+    def _finite_metrics(cls, metrics: dict[str, float]) -> dict[str, float]:
+        bad = sorted(name for name, value in metrics.items() if not math.isfinite(value))
+        if bad:
+            raise ValueError(f"metrics must be finite numbers (JSON has no NaN): {bad}")
+        return metrics
+
+    @model_validator(mode="after")
+    def _classes_match_problem_type(self) -> ModelMetadata:
+        is_classification = self.problem_type != "Regression"
+        if is_classification and not self.classes:
+            raise ValueError(f"{self.problem_type} needs the list of classes")
+        if not is_classification and self.classes is not None:
+            raise ValueError("Regression has no classes (use null)")
+        if self.problem_type == "BinaryClassification" and self.classes and len(self.classes) != 2:
+            raise ValueError(f"BinaryClassification needs exactly 2 classes, got {len(self.classes)}")
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [feature.name for feature in self.features]
+
+    @property
+    def is_classification(self) -> bool:
+        return self.problem_type != "Regression"
+
+
+def parse_metadata(text: str, source: str = METADATA_FILE) -> ModelMetadata:
+    """Validate metadata.json text; the error names the file and the first bad field."""
+    try:
+        return ModelMetadata.model_validate_json(text)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "<root>"
+        raise ModelArtifactError(f"{source}: {where}: {first['msg']}") from error
+
+
+def load_metadata(model_dir: Path) -> ModelMetadata:
+    path = Path(model_dir) / METADATA_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ModelArtifactError(f"{path}: cannot read ({error.strerror})") from error
+    return parse_metadata(text, str(path))
+
+
+def load_model_artifact(model_dir: Path) -> tuple[Any, ModelMetadata]:
+    """Load (fitted sklearn Pipeline, metadata) from a model folder."""
+    import joblib  # imported here so metadata-only readers do not pay for joblib/sklearn
+
+    metadata = load_metadata(model_dir)
+    path = Path(model_dir) / MODEL_FILE
+    if not path.is_file():
+        raise ModelArtifactError(f"{path}: missing")
+    try:
+        pipeline = joblib.load(path)
+    except Exception as error:  # unpickling can raise almost anything; the message names the file
+        raise ModelArtifactError(f"{path}: cannot load ({type(error).__name__}: {error})") from error
+    if not hasattr(pipeline, "predict"):
+        raise ModelArtifactError(f"{path}: holds a {type(pipeline).__name__}, not a fitted pipeline")
+    return pipeline, metadata
+
+
+def _write_atomically(path: Path, write: Any) -> None:
+    # A reader (a server polling for the model, a crash mid-write) never sees a half-written file.
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_model_artifact(model_dir: Path, pipeline: Any, metadata: ModelMetadata) -> None:
+    """Write model.joblib, then metadata.json (both atomically; metadata last marks completeness)."""
+    import joblib
+
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    _write_atomically(model_dir / MODEL_FILE, lambda tmp: joblib.dump(pipeline, tmp))
+    text = json.dumps(metadata.model_dump(mode="json"), indent=2) + "\n"
+    _write_atomically(model_dir / METADATA_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def model_input_frame(frame: Any, features: tuple[FeatureSpec, ...]) -> Any:
+    """The DataFrame the pipeline was fitted on: metadata column order, numeric columns as float64,
+    categorical columns as object holding `str` values with NaN for missing.
+
+    Training, the serving fallback and evaluation all go through this one function, so a value
+    reaches the fitted ColumnTransformer in the same form whichever door it came in by.
+    Raises ModelArtifactError naming a missing column or the first non-numeric value.
+    """
+    import numpy as np
+    import pandas as pd
+
+    missing = [feature.name for feature in features if feature.name not in frame.columns]
+    if missing:
+        raise ModelArtifactError(f"missing feature columns: {missing}")
+    columns: dict[str, Any] = {}
+    for feature in features:
+        column = frame[feature.name]
+        if feature.type == "numeric":
+            numbers = pd.to_numeric(column, errors="coerce").astype("float64")
+            bad = (numbers.isna() & column.notna()) | np.isinf(numbers)
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise ModelArtifactError(
+                    f"column {feature.name!r} row {row}: {column.iloc[row]!r} is not a finite number"
+                )
+            columns[feature.name] = numbers.to_numpy()
+        else:
+            values = column.to_numpy(dtype=object, na_value=np.nan)
+            present = pd.notna(values)
+            values[present] = [str(value) for value in values[present]]
+            columns[feature.name] = values
+    return pd.DataFrame(columns, index=frame.index)

@@ -1,0 +1,41 @@
+"""Inference image: the SageMaker serving contract (`python -m containers.inference serve`).
+
+Endpoints
+    GET  /ping                  200 (empty body) once this worker has the model; 503 + JSON before.
+    POST /invocations           score rows (below).
+    GET  /execution-parameters  batch-transform hints (MaxConcurrentTransforms, MULTI_RECORD, MaxPayloadInMB).
+
+Requests (features only, in metadata.json order; an empty field / null / absent key is missing)
+    text/csv          one row per line, no header; quoted fields allowed.
+    application/json  {"instances": [[v, ...], ...]}, {"instances": [{"features": [v, ...]}, ...]},
+                      [[v, ...], ...] or records [{"feature": v, ...}, ...] (unknown keys rejected).
+
+Responses (type chosen by Accept; missing or */* -> SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT,
+default application/json as in the SageMaker inference toolkit; text/* -> CSV, application/* -> JSON)
+    classification, application/json:
+        {"predictions": [{"predicted_label": 1, "score": 0.93, "probabilities": {"0": 0.07, "1": 0.93}}, ...]}
+        `predicted_label` keeps the training label's JSON type; `score` is p(second class) for a binary
+        model (the positive class, as in SageMaker's built-in algorithms and capture samples) and
+        p(predicted_label) for a multiclass one; `probabilities` is keyed by str(label).
+    classification, text/csv (`text/csv; charset=utf-8`): one line per row,
+        `label,p(class 0),p(class 1),...` in metadata.json `classes` order.
+    regression: {"predictions": [{"score": 12.5}, ...]} or one `12.5` line per row.
+    Floats are written with repr (shortest text that reads back to the same float64).
+
+Errors: JSON `{"error": "...", "row": i, "column": "name"}` (row/column when known):
+    400 malformed CSV/JSON, wrong column count, non-numeric or infinite value in a numeric feature,
+        empty body, non-UTF-8 body, rows the estimator refuses; 404/405 wrong path/method;
+    406 unsupported Accept; 413 body over the limit; 415 unsupported Content-Type;
+    503 model not loaded; 504 request not finished within the timeout.
+
+Environment
+    SAGEMAKER_BIND_TO_PORT (8080), SAGEMAKER_BIND_TO_HOST (0.0.0.0; tests use 127.0.0.1),
+    SM_MODEL_DIR (<SAGEMAKER_BASE_DIR or /opt/ml>/model), SAGEMAKER_MODEL_SERVER_WORKERS (one per core),
+    SAGEMAKER_MODEL_SERVER_TIMEOUT (60 s per request), SAGEMAKER_MAX_PAYLOAD_IN_MB (6),
+    SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (application/json),
+    MLOPS_BATCHING (true), MLOPS_BATCH_MAX_ROWS (256), MLOPS_BATCH_MAX_WAIT_MS (0: batch what is already
+    readable, add no delay), MLOPS_CAPTURE_DIR (unset: no capture), MLOPS_CAPTURE_SAMPLING_PERCENT (100),
+    MLOPS_ENDPOINT_NAME (local-endpoint), MLOPS_VARIANT_NAME (AllTraffic).
+    Capture files: <MLOPS_CAPTURE_DIR>/<endpoint>/<variant>/yyyy/mm/dd/hh/<mm>-<ss>-<mmm>-<uuid>.jsonl.
+    A request header X-Amzn-SageMaker-Inference-Id becomes the capture's eventMetadata.inferenceId.
+"""

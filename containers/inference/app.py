@@ -1,0 +1,230 @@
+"""The serving ASGI application: /ping, /invocations, /execution-parameters (no framework, by design)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from containers.contracts.model_artifact import METADATA_FILE, MODEL_FILE, ModelArtifactError, load_model_artifact
+from containers.inference.batching import MicroBatcher
+from containers.inference.capture_writer import CaptureWriter
+from containers.inference.codec import (
+    ENCODERS,
+    PARSERS,
+    BadRequestError,
+    Predictions,
+    RowBatch,
+    media_type,
+    negotiate_accept,
+)
+from containers.inference.predictor import Predictor, ScoringError
+from containers.inference.settings import CSV, ServingSettings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+RESPONSE_CONTENT_TYPES = {CSV: b"text/csv; charset=utf-8", "application/json": b"application/json"}
+MODEL_POLL_S = 0.1
+
+
+def _log(message: str) -> None:
+    print(f"[inference] {message}", file=sys.stderr, flush=True)
+
+
+class InferenceApp:
+    """One instance per worker process. A worker loads the model before it accepts connections when
+    the model is there at start (SageMaker's case); otherwise it serves /ping with 503 while a thread
+    waits for metadata.json + model.joblib to appear (local mode may start the server first)."""
+
+    def __init__(self, settings: ServingSettings):
+        self.settings = settings
+        self.predictor: Predictor | None = None
+        self.load_error: str | None = None
+        self.batcher: MicroBatcher | None = None
+        self.capture = (
+            CaptureWriter(settings.capture_dir, settings.endpoint_name, settings.variant_name,
+                          settings.capture_percent)
+            if settings.capture_dir is not None else None
+        )
+        self._loader: threading.Thread | None = None
+        self._in_flight = 0  # invocations of this worker between body read and response
+
+    # -- model loading -------------------------------------------------------------------------
+    def start_loading(self) -> None:
+        if self._loader is None:
+            self._loader = threading.Thread(target=self._load, name="model-loader", daemon=True)
+            self._loader.start()
+
+    def _model_present(self) -> bool:
+        model_dir = self.settings.model_dir
+        return (model_dir / METADATA_FILE).is_file() and (model_dir / MODEL_FILE).is_file()
+
+    def _load(self) -> None:
+        model_dir = self.settings.model_dir
+        waited = False
+        while not self._model_present():
+            if not waited:
+                _log(f"waiting for {METADATA_FILE} and {MODEL_FILE} in {model_dir}")
+                waited = True
+            time.sleep(MODEL_POLL_S)
+        try:
+            pipeline, metadata = load_model_artifact(model_dir)
+            predictor = Predictor(pipeline, metadata)
+        except (ModelArtifactError, ValueError) as error:
+            self.load_error = str(error)
+            _log(f"model not loaded: {error}")
+            return
+        self.set_predictor(predictor)
+        _log(f"model loaded from {model_dir} ({metadata.problem_type}, {len(metadata.features)} features, "
+             f"fast path: {predictor.fast_path_reason})")
+
+    def set_predictor(self, predictor: Predictor) -> None:
+        settings = self.settings
+        if settings.batch_enabled:
+            self.batcher = MicroBatcher(predictor.predict, max_rows=settings.batch_max_rows,
+                                        max_wait_s=settings.batch_max_wait_s)
+        self.predictor = predictor
+
+    # -- ASGI ----------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self._model_present():
+                    # Load before this worker accepts connections: no request meets a half-ready worker.
+                    await asyncio.to_thread(self._load)
+                else:
+                    self.start_loading()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.capture is not None:
+                    self.capture.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        method = scope["method"]
+        if path == "/invocations":
+            if method != "POST":
+                await _respond(send, 405, b'{"error": "use POST /invocations"}', JSON_HEADERS)
+                return
+            try:
+                async with asyncio.timeout(self.settings.timeout_s):
+                    status, body, headers = await self.invoke(scope, receive)
+            except TimeoutError:
+                status, body, headers = 504, json.dumps(
+                    {"error": f"request took longer than {self.settings.timeout_s:g} s"}).encode(), JSON_HEADERS
+            await _respond(send, status, body, headers)
+        elif path == "/ping":
+            if self.predictor is not None:
+                await _respond(send, 200, b"", [])
+            else:
+                state = f"model failed to load: {self.load_error}" if self.load_error else "model loading"
+                await _respond(send, 503, json.dumps({"error": state}).encode(), JSON_HEADERS)
+        elif path == "/execution-parameters" and method == "GET":
+            # Batch transform asks this to size its requests.
+            parameters = {"MaxConcurrentTransforms": self.settings.workers, "BatchStrategy": "MULTI_RECORD",
+                          "MaxPayloadInMB": max(1, self.settings.max_payload_bytes // (1024 * 1024))}
+            await _respond(send, 200, json.dumps(parameters).encode(), JSON_HEADERS)
+        else:
+            await _respond(send, 404, b'{"error": "not found"}', JSON_HEADERS)
+
+    async def invoke(self, scope: Scope, receive: Receive) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        content_type = accept = inference_id = None
+        content_length = -1
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"accept":
+                accept = value.decode("latin-1")
+            elif name == b"content-length":
+                content_length = int(value) if value.isdigit() else -1
+            elif name == b"x-amzn-sagemaker-inference-id":
+                inference_id = value.decode("latin-1")
+        try:
+            predictor = self.predictor
+            if predictor is None:
+                raise BadRequestError(503, "model not loaded yet")
+            request_type = media_type(content_type or "")
+            parse = PARSERS.get(request_type)
+            if parse is None:
+                raise BadRequestError(
+                    415, f"Content-Type {content_type!r} not supported; use text/csv or application/json")
+            response_type = negotiate_accept(accept, self.settings.default_accept)
+            if response_type is None:
+                raise BadRequestError(406, f"Accept {accept!r} not supported; use text/csv or application/json")
+            limit = self.settings.max_payload_bytes
+            if content_length > limit:
+                raise BadRequestError(413, f"body of {content_length} bytes exceeds the {limit} byte limit")
+            body = await _read_body(receive, limit)
+            self._in_flight += 1
+            try:
+                batch = parse(body, predictor.layout)
+                predictions = await self._score(predictor, batch)
+            finally:
+                self._in_flight -= 1
+            output = ENCODERS[response_type](predictions)
+        except BadRequestError as error:
+            return error.status, error.body(), JSON_HEADERS
+        except ScoringError as error:
+            return 400, json.dumps({"error": f"the model cannot score these rows: {error}"}).encode(), JSON_HEADERS
+        except Exception as error:  # a bug, not the client's fault: log it, answer 500, keep the worker
+            _log(f"invocation failed: {type(error).__name__}: {error}")
+            return 500, json.dumps({"error": f"internal error: {type(error).__name__}"}).encode(), JSON_HEADERS
+        output_type = RESPONSE_CONTENT_TYPES[response_type]
+        if self.capture is not None and self.capture.sampled():
+            self.capture.write(input_data=body, input_content_type=content_type or "",
+                               output_data=output, output_content_type=output_type.decode(),
+                               inference_id=inference_id)
+        return 200, output, [(b"content-type", output_type)]
+
+    async def _score(self, predictor: Predictor, batch: RowBatch) -> Predictions:
+        # Alone in this worker (e.g. one client at a time): score now, without the batcher's loop hop.
+        if self.batcher is not None and self._in_flight > 1:
+            return await self.batcher.submit(batch)
+        return predictor.predict(batch)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequestError(400, "client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise BadRequestError(413, f"body exceeds the {limit} byte limit")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app() -> InferenceApp:
+    """uvicorn factory: each worker builds its app from the environment."""
+    return InferenceApp(ServingSettings.from_env())

@@ -1,0 +1,350 @@
+"""Request decoding (CSV, JSON) into feature arrays and response encoding; pure functions, no I/O."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from containers.contracts.model_artifact import ModelMetadata
+from containers.inference.settings import CSV, JSON, SUPPORTED_ACCEPT
+
+
+class BadRequestError(Exception):
+    """A request the server refuses; carries the HTTP status and where in the payload it went wrong."""
+
+    def __init__(self, status: int, message: str, *, row: int | None = None, column: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.row = row
+        self.column = column
+
+    def body(self) -> bytes:
+        payload: dict[str, Any] = {"error": self.message}
+        if self.row is not None:
+            payload["row"] = self.row
+        if self.column is not None:
+            payload["column"] = self.column
+        return json.dumps(payload).encode()
+
+
+@dataclass(frozen=True)
+class FeatureLayout:
+    """Metadata's features split by type, with positions in the inference column order."""
+
+    names: tuple[str, ...]
+    numeric: tuple[int, ...]
+    categorical: tuple[int, ...]
+    index: dict[str, int] = field(compare=False)
+
+    @classmethod
+    def from_metadata(cls, metadata: ModelMetadata) -> FeatureLayout:
+        names = tuple(metadata.feature_names)
+        return cls(
+            names=names,
+            numeric=tuple(i for i, f in enumerate(metadata.features) if f.type == "numeric"),
+            categorical=tuple(i for i, f in enumerate(metadata.features) if f.type == "categorical"),
+            index={name: i for i, name in enumerate(names)},
+        )
+
+
+@dataclass(frozen=True)
+class RowBatch:
+    """Decoded rows: numeric features as float64 (NaN = missing), categorical as str or None."""
+
+    numeric: np.ndarray  # shape (rows, numeric features), float64
+    categorical: np.ndarray  # shape (rows, categorical features), object
+
+    @property
+    def rows(self) -> int:
+        return int(self.numeric.shape[0])
+
+    @staticmethod
+    def concatenate(batches: list[RowBatch]) -> RowBatch:
+        if len(batches) == 1:
+            return batches[0]
+        return RowBatch(
+            numeric=np.concatenate([b.numeric for b in batches]),
+            categorical=np.concatenate([b.categorical for b in batches]),
+        )
+
+
+def media_type(header: str) -> str:
+    """`text/csv; charset=utf-8` -> `text/csv`."""
+    return header.split(";", 1)[0].strip().lower()
+
+
+def negotiate_accept(header: str | None, default: str) -> str | None:
+    """The response type for an Accept header: the first supported entry by preference, the default for
+    a missing header or `*/*`, None when nothing listed is supported (-> 406)."""
+    if header is None or not header.strip():
+        return default
+    candidates: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")):
+        pieces = part.split(";")
+        kind = pieces[0].strip().lower()
+        quality = 1.0
+        for parameter in pieces[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if kind and quality > 0:
+            candidates.append((-quality, position, kind))
+    for _, _, kind in sorted(candidates):
+        if kind in SUPPORTED_ACCEPT:
+            return kind
+        if kind == "*/*":
+            return default
+        if kind == "text/*":
+            return CSV
+        if kind == "application/*":
+            return JSON
+    return None
+
+
+def _decode(body: bytes) -> str:
+    if not body.strip():
+        raise BadRequestError(400, "empty request body")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequestError(400, f"body is not UTF-8 text (byte {error.start})") from None
+
+
+def _bad_number(layout: FeatureLayout, rows: list[list[Any]], column_positions: tuple[int, ...]) -> BadRequestError:
+    """Locate the first value that is not a finite number, for the error message (slow path only)."""
+    for row_number, values in enumerate(rows):
+        for position in column_positions:
+            value = values[position]
+            if value is None or value == "":
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = math.nan
+                ok = False
+            else:
+                ok = not math.isinf(number) and not (isinstance(value, bool))
+            if not ok:
+                name = layout.names[position]
+                return BadRequestError(
+                    400, f"row {row_number}, column {name!r}: {value!r} is not a finite number",
+                    row=row_number, column=name,
+                )
+    return BadRequestError(400, "a numeric feature holds a value that is not a finite number")
+
+
+def _numeric_block(layout: FeatureLayout, rows: list[list[str]], columns: list[tuple[str, ...]]) -> np.ndarray:
+    """float64 (NaN = empty field) for the numeric columns; `columns` is the transposed rows."""
+    positions = layout.numeric
+    numbers = np.empty((len(rows), len(positions)), dtype=np.float64)
+    try:
+        for k, j in enumerate(positions):
+            column = columns[j]
+            # Whole-column C-level conversion; only columns with empty fields take a per-value pass.
+            numbers[:, k] = np.array(column if "" not in column else [v or "nan" for v in column],
+                                     dtype=np.float64)
+    except ValueError:
+        raise _bad_number(layout, rows, positions) from None
+    if np.isinf(numbers).any():
+        raise _bad_number(layout, rows, positions)
+    return numbers
+
+
+def _categorical_block(layout: FeatureLayout, rows: list[list[str]], columns: list[tuple[str, ...]]) -> np.ndarray:
+    positions = layout.categorical
+    values = np.empty((len(rows), len(positions)), dtype=object)
+    for k, j in enumerate(positions):
+        column = np.array(columns[j], dtype=object)
+        column[column == ""] = None
+        values[:, k] = column
+    return values
+
+
+def _row_batch(layout: FeatureLayout, rows: list[list[str]]) -> RowBatch:
+    columns = list(zip(*rows, strict=True))  # transposed in C: no Python loop per value
+    return RowBatch(numeric=_numeric_block(layout, rows, columns),
+                    categorical=_categorical_block(layout, rows, columns))
+
+
+def _all_numeric_csv(text: str, layout: FeatureLayout) -> RowBatch | None:
+    """The vectorized path for numeric-only models: one split of the whole body and one C-level
+    conversion, no Python loop per value. None when the body needs the general path (quotes,
+    empty fields, a bad value to locate)."""
+    if layout.categorical or '"' in text:
+        return None
+    lines = text.replace("\r\n", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    commas = len(layout.names) - 1
+    if not lines or any(line.count(",") != commas for line in lines):
+        return None
+    flat = ",".join(lines).split(",")
+    if "" in flat:
+        return None
+    try:
+        numbers = np.array(flat, dtype=np.float64).reshape(len(lines), commas + 1)
+    except ValueError:
+        return None
+    if np.isinf(numbers).any():
+        return None
+    return RowBatch(numeric=numbers, categorical=np.empty((len(lines), 0), dtype=object))
+
+
+def _split_csv_rows(text: str) -> list[list[str]]:
+    if '"' in text:
+        # Quoted fields may hold commas or newlines: let the csv module read them.
+        return [row for row in csv.reader(io.StringIO(text)) if row]
+    lines = text.replace("\r\n", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.split(",") for line in lines]
+
+
+def parse_csv(body: bytes, layout: FeatureLayout) -> RowBatch:
+    """text/csv: one row per line, no header, features in metadata order, empty field = missing."""
+    text = _decode(body)
+    fast = _all_numeric_csv(text, layout)
+    if fast is not None:
+        return fast
+    try:
+        rows = _split_csv_rows(text)
+    except csv.Error as error:
+        raise BadRequestError(400, f"malformed CSV: {error}") from None
+    width = len(layout.names)
+    for row_number, row in enumerate(rows):
+        if len(row) != width:
+            raise BadRequestError(
+                400, f"row {row_number}: {len(row)} column(s), the model takes {width} ({', '.join(layout.names)})",
+                row=row_number,
+            )
+    if not rows:
+        raise BadRequestError(400, "no rows in the CSV body")
+    return _row_batch(layout, rows)
+
+
+def _json_value_to_text(value: Any, row: int, name: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    raise BadRequestError(400, f"row {row}, column {name!r}: {type(value).__name__} is not a feature value",
+                     row=row, column=name)
+
+
+def _json_rows(document: Any, layout: FeatureLayout) -> list[list[str]]:
+    """Accepted shapes: {"instances": [...]} or a bare list, of lists (metadata order), records
+    ({"feature": value}) or {"features": [...]} objects."""
+    instances = document.get("instances") if isinstance(document, dict) else document
+    if isinstance(document, dict) and set(document) != {"instances"}:
+        raise BadRequestError(400, 'JSON object body must be {"instances": [...]}')
+    if not isinstance(instances, list):
+        raise BadRequestError(400, 'JSON body must be a list of rows or {"instances": [...]}')
+    if not instances:
+        raise BadRequestError(400, "no rows in the JSON body")
+    width = len(layout.names)
+    rows: list[list[str]] = []
+    for row_number, instance in enumerate(instances):
+        item = instance
+        if isinstance(item, dict) and set(item) == {"features"} and isinstance(item["features"], list):
+            item = item["features"]
+        if isinstance(item, list):
+            if len(item) != width:
+                raise BadRequestError(
+                    400, f"row {row_number}: {len(item)} value(s), the model takes {width} ({', '.join(layout.names)})",
+                    row=row_number,
+                )
+            rows.append([_json_value_to_text(v, row_number, layout.names[i]) for i, v in enumerate(item)])
+        elif isinstance(item, dict):
+            unknown = sorted(str(key) for key in item if key not in layout.index)
+            if unknown:
+                raise BadRequestError(400, f"row {row_number}: unknown feature(s) {unknown}; the model takes "
+                                 f"{list(layout.names)}", row=row_number, column=unknown[0])
+            rows.append([_json_value_to_text(item.get(name), row_number, name) for name in layout.names])
+        else:
+            raise BadRequestError(400, f"row {row_number}: expected a list of values or an object of features",
+                             row=row_number)
+    return rows
+
+
+def parse_json(body: bytes, layout: FeatureLayout) -> RowBatch:
+    text = _decode(body)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BadRequestError(400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise BadRequestError(400, "malformed JSON: nested too deeply") from None
+    rows = _json_rows(document, layout)
+    return _row_batch(layout, rows)
+
+
+PARSERS = {CSV: parse_csv, JSON: parse_json}
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Model output for a batch: labels + class probabilities, or regression values."""
+
+    values: list[Any]  # predicted labels (classification) or numbers (regression)
+    probabilities: np.ndarray | None  # (rows, classes) in `classes` order, or None
+    classes: tuple[Any, ...] | None
+
+    def slice(self, start: int, stop: int) -> Predictions:
+        probabilities = None if self.probabilities is None else self.probabilities[start:stop]
+        return Predictions(self.values[start:stop], probabilities, self.classes)
+
+
+def _csv_field(value: Any) -> str:
+    text = repr(value) if isinstance(value, float) else str(value)
+    if any(ch in text for ch in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def encode_csv(predictions: Predictions) -> bytes:
+    """One line per row: `label,p(class 0),p(class 1),...` (classes in metadata order) or `value`.
+    Floats are written with repr: the shortest text that reads back as the same float64."""
+    if predictions.probabilities is None:
+        return "".join([_csv_field(value) + "\n" for value in predictions.values]).encode()
+    label_text = {label: _csv_field(label) for label in (predictions.classes or ())}
+    labels = [label_text.get(value) or _csv_field(value) for value in predictions.values]
+    probabilities = predictions.probabilities.tolist()
+    if predictions.probabilities.shape[1] == 2:
+        lines = [f"{label},{p0!r},{p1!r}\n" for label, (p0, p1) in zip(labels, probabilities, strict=True)]
+    else:
+        lines = [label + "," + ",".join(map(repr, row)) + "\n" for label, row in zip(labels, probabilities,
+                                                                                       strict=True)]
+    return "".join(lines).encode()
+
+
+def encode_json(predictions: Predictions) -> bytes:
+    """`{"predictions": [{"predicted_label", "score", "probabilities"} | {"score"}]}` (see the package doc)."""
+    if predictions.probabilities is None or predictions.classes is None:
+        if predictions.classes is None:
+            items: list[dict[str, Any]] = [{"score": value} for value in predictions.values]
+        else:
+            items = [{"predicted_label": value} for value in predictions.values]
+        return json.dumps({"predictions": items}).encode()
+    keys = [str(label) for label in predictions.classes]
+    binary = len(keys) == 2
+    items = []
+    for value, probabilities in zip(predictions.values, predictions.probabilities.tolist(), strict=True):
+        score = probabilities[1] if binary else max(probabilities)
+        items.append({"predicted_label": value, "score": score, "probabilities": dict(zip(keys, probabilities,
+                                                                                            strict=True))})
+    return json.dumps({"predictions": items}).encode()
+
+
+ENCODERS = {CSV: encode_csv, JSON: encode_json}

@@ -1,0 +1,1 @@
+"""Training image: fits the model pipeline from SageMaker channels (`python -m containers.training train`)."""
