@@ -1,0 +1,232 @@
+"""The `mlops` command: argument parsing and presentation only; the work is in mlops/*.py.
+
+Adding a command group is one function `add_<group>_commands(commands)` appended to
+COMMAND_GROUPS; each command is registered with `add_command(...)` and a handler
+`(args) -> exit code` that raises a domain error (MlopsError, ConfigError, DefinitionError) to fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.console import Console
+from rich.table import Table
+
+from config.naming import Names
+from config.settings import ConfigError, EnvironmentConfig, load_environment
+from mlops import registry, runs
+from mlops.aws import AwsTarget, client
+from mlops.errors import MlopsError
+from pipelines.definition import DefinitionError
+
+ENDPOINT_URL_VARIABLE = "MLOPS_AWS_ENDPOINT_URL"
+Handler = Callable[[argparse.Namespace], int]
+Commands = Any  # argparse's _SubParsersAction is private; this is what add_subparsers returns
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--env", required=True, metavar="NAME", help="environment from config/environments.yaml")
+    # Hidden: local mode and tests point the cloud commands at a moto server on loopback.
+    common.add_argument("--endpoint-url", default=None, help=argparse.SUPPRESS)
+    return common
+
+
+def add_command(
+    commands: Commands, name: str, help_text: str, handler: Handler, *, needs_env: bool = True
+) -> argparse.ArgumentParser:
+    """Register one subcommand; `needs_env` adds --env NAME and the hidden --endpoint-url."""
+    parents = [_common_options()] if needs_env else []
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=help_text, parents=parents)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def aws_target(env: EnvironmentConfig, args: argparse.Namespace) -> AwsTarget:
+    """The env's region and the default credential chain, or a local endpoint (option or variable)."""
+    endpoint = getattr(args, "endpoint_url", None) or os.environ.get(ENDPOINT_URL_VARIABLE) or None
+    return AwsTarget(region=env.region, endpoint_url=endpoint)
+
+
+# --- pipeline -----------------------------------------------------------------------------------
+
+
+def _pipeline_definition(args: argparse.Namespace) -> int:
+    from pipelines.definition import definition_json
+
+    sys.stdout.write(definition_json(load_environment(args.env), image_tag=args.image_tag))
+    return 0
+
+
+def _show_progress() -> Callable[[runs.ExecutionState], None]:
+    seen: dict[str, str] = {}
+
+    def show(state: runs.ExecutionState) -> None:
+        for step in state.steps or ():
+            if seen.get(step.name) != step.status:
+                seen[step.name] = step.status
+                style = {"Succeeded": "green", "Failed": "red", "Executing": "yellow"}.get(step.status, "")
+                status = f"[{style}]{step.status}[/]" if style else step.status
+                console.print(f"  {step.name:<28} {status}")
+        if seen.get("") != state.status:
+            seen[""] = state.status
+            console.print(f"execution: {state.status}")
+
+    return show
+
+
+def _pipeline_run(args: argparse.Namespace) -> int:
+    from pipelines.definition import build_pipeline_definition
+
+    env = load_environment(args.env)
+    definition = build_pipeline_definition(env, image_tag=args.image_tag)
+    overrides = runs.parse_parameter_overrides(args.param, definition)
+    target = aws_target(env, args)
+    sm = client("sagemaker", target)
+    started = runs.run_pipeline(sm, client("s3", target), env, definition, overrides)
+    if started.uploaded_dataset:
+        console.print(f"uploaded the default data set to {started.uploaded_dataset}")
+    console.print(f"pipeline {started.pipeline} {started.action}")
+    console.print(f"started execution {started.execution_arn}")
+    if not args.wait:
+        return 0
+    state = runs.wait_for_execution(
+        sm, started.execution_arn, poll_seconds=args.poll_seconds,
+        timeout_seconds=args.timeout_minutes * 60 if args.timeout_minutes else None,
+        on_update=_show_progress(),
+    )
+    if state.steps is None:
+        console.print("(step progress is not available from this endpoint)")
+    console.print(f"[green]pipeline execution {state.status}[/]")
+    return 0
+
+
+def add_pipeline_commands(commands: Commands) -> None:
+    group = commands.add_parser("pipeline", help="the SageMaker training pipeline")
+    sub = group.add_subparsers(dest="pipeline_command", required=True, metavar="COMMAND")
+    definition = add_command(sub, "definition", "print the pipeline definition JSON", _pipeline_definition)
+    definition.add_argument("--image-tag", default=None, help="image tag (default: hash of the image sources)")
+    run = add_command(sub, "run", "create or update the pipeline, then start it", _pipeline_run)
+    run.add_argument("--wait", action="store_true", help="follow the execution until it ends")
+    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="override a parameter")
+    run.add_argument("--image-tag", default=None, help=argparse.SUPPRESS)
+    run.add_argument("--poll-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
+    run.add_argument("--timeout-minutes", type=float, default=0, help="give up waiting after this long")
+
+
+# --- registry -----------------------------------------------------------------------------------
+
+
+def _registry_list(args: argparse.Namespace) -> int:
+    env = load_environment(args.env)
+    target = aws_target(env, args)
+    group = Names.of(env).model_package_group
+    details = registry.list_with_metrics(client("sagemaker", target), client("s3", target), group)
+    gate = env.quality_gate.metric
+    table = Table(title=f"{group}")
+    for column in ("version", "status", "created", gate):
+        table.add_column(column, no_wrap=True)
+    table.add_column("other metrics", overflow="fold")
+    for item in details:
+        model = item.model
+        metric = f"{item.metrics[gate]:.4f}" if gate in item.metrics else "-"
+        others = ", ".join(
+            f"{name}={value:.3f}" for name, value in item.metrics.items()
+            if name != gate and not name.endswith("_best_constant_classifier")
+        )
+        created = model.created.strftime("%Y-%m-%d %H:%M") if model.created else "-"
+        table.add_row(str(model.version), model.status, created, metric, others or (item.metrics_problem or "-"))
+    console.print(table)
+    return 0
+
+
+def _registry_approve(args: argparse.Namespace) -> int:
+    env = load_environment(args.env)
+    sm = client("sagemaker", aws_target(env, args))
+    model = registry.approve(sm, Names.of(env).model_package_group, args.version, args.reason or "approved with mlops")
+    console.print(f"version {model.version} of {model.group}: {model.status}")
+    return 0
+
+
+def _registry_reject(args: argparse.Namespace) -> int:
+    env = load_environment(args.env)
+    sm = client("sagemaker", aws_target(env, args))
+    model = registry.reject(sm, Names.of(env).model_package_group, args.version, args.reason or "rejected with mlops")
+    console.print(f"version {model.version} of {model.group}: {model.status}")
+    return 0
+
+
+def _registry_rollback(args: argparse.Namespace) -> int:
+    env = load_environment(args.env)
+    sm = client("sagemaker", aws_target(env, args))
+    result = registry.rollback(sm, Names.of(env).model_package_group, args.version)
+    console.print(
+        f"rolled back {result.rejected.group}: version {result.rejected.version} {result.rejected.status}, "
+        f"version {result.restored.version} {result.restored.status}"
+    )
+    return 0
+
+
+def add_registry_commands(commands: Commands) -> None:
+    group = commands.add_parser("registry", help="model versions in the environment's model package group")
+    sub = group.add_subparsers(dest="registry_command", required=True, metavar="COMMAND")
+    add_command(sub, "list", "versions with approval status and metrics", _registry_list)
+    for name, help_text, handler in (
+        ("approve", "approve a version (the deploy route serves the newest approved one)", _registry_approve),
+        ("reject", "reject a version", _registry_reject),
+    ):
+        parser = add_command(sub, name, help_text, handler)
+        parser.add_argument("--version", type=int, required=True, metavar="N")
+        parser.add_argument("--reason", default=None, help="approval description")
+    rollback = add_command(
+        sub, "rollback", "reject the approved version and re-approve the previous one", _registry_rollback
+    )
+    rollback.add_argument("--version", type=int, default=None, metavar="N", help="version to restore")
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+COMMAND_GROUPS: list[Callable[[Commands], None]] = [add_pipeline_commands, add_registry_commands]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlops", description="MLOps kit for Amazon SageMaker")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_group in COMMAND_GROUPS:
+        add_group(commands)
+    return parser
+
+
+def _aws_problem(error: BotoCoreError | ClientError) -> str:
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        operation = getattr(error, "operation_name", "request")
+        return f"AWS {operation}: {details.get('Code', 'error')}: {details.get('Message', '')}".rstrip(": ")
+    return f"AWS: {error}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except (MlopsError, ConfigError, DefinitionError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as error:
+        print(f"error: {_aws_problem(error)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Pipeline upsert, start and wait against moto."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from moto.sagemaker.models import sagemaker_backends
+
+from config.naming import Names
+from config.settings import EnvironmentConfig
+from mlops import runs
+from mlops.aws import AwsTarget, client
+from mlops.errors import ExecutionFailedError, RunError
+from tests.mlops.test_registry import aws, dev  # noqa: F401 - fixtures shared with the registry tests
+
+MOTO_ACCOUNT = "123456789012"
+DEFINITION: dict[str, Any] = {
+    "Version": "2020-12-01",
+    "Parameters": [
+        {"Name": "InputDataUrl", "Type": "String", "DefaultValue": "s3://somewhere/"},
+        {"Name": "MetricThreshold", "Type": "Float", "DefaultValue": 0.9},
+    ],
+    "Steps": [],
+}
+
+
+def _data_bucket(target: AwsTarget, env: EnvironmentConfig) -> str:
+    bucket = Names.of(env).bucket("data")
+    client("s3", target).create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": target.region})
+    return bucket
+
+
+def _execution(target: AwsTarget, env: EnvironmentConfig, arn: str) -> Any:
+    pipeline = sagemaker_backends[MOTO_ACCOUNT][target.region].pipelines[Names.of(env).pipeline]
+    return pipeline.pipeline_executions[arn]
+
+
+def test_run_creates_the_pipeline_then_updates_it(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+    bucket = _data_bucket(aws, dev)
+    sm, s3 = client("sagemaker", aws), client("s3", aws)
+    first = runs.run_pipeline(sm, s3, dev, DEFINITION, {})
+    assert first.action == "created"
+    assert first.uploaded_dataset == f"s3://{bucket}/datasets/default/breast_cancer.csv"
+    changed = {**DEFINITION, "Parameters": [*DEFINITION["Parameters"], {"Name": "Extra", "Type": "String"}]}
+    second = runs.run_pipeline(sm, s3, dev, changed, {"MetricThreshold": "0.5"})
+    assert second.action == "updated"
+    assert second.uploaded_dataset is None, "the data set is uploaded once"
+    described = sm.describe_pipeline(PipelineName=Names.of(dev).pipeline)
+    assert json.loads(described["PipelineDefinition"]) == changed
+    assert described["RoleArn"] == Names.of(dev).execution_role_arn
+    executions = sm.list_pipeline_executions(PipelineName=Names.of(dev).pipeline)["PipelineExecutionSummaries"]
+    assert {e["PipelineExecutionArn"] for e in executions} == {first.execution_arn, second.execution_arn}
+    parameters = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=second.execution_arn)
+    assert parameters["PipelineParameters"] == [{"Name": "MetricThreshold", "Value": "0.5"}]
+
+
+def test_run_with_another_input_does_not_upload_the_default_data(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+    bucket = _data_bucket(aws, dev)
+    sm, s3 = client("sagemaker", aws), client("s3", aws)
+    started = runs.run_pipeline(sm, s3, dev, DEFINITION, {"InputDataUrl": "s3://elsewhere/data/"})
+    assert started.uploaded_dataset is None
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_parameter_overrides_must_name_known_parameters_once() -> None:
+    assert runs.parse_parameter_overrides(["MetricThreshold=0.8"], DEFINITION) == {"MetricThreshold": "0.8"}
+    assert runs.parse_parameter_overrides(["InputDataUrl=s3://b/k=v"], DEFINITION) == {"InputDataUrl": "s3://b/k=v"}
+    with pytest.raises(RunError, match="'Nope': not a pipeline parameter; known: InputDataUrl, MetricThreshold"):
+        runs.parse_parameter_overrides(["Nope=1"], DEFINITION)
+    with pytest.raises(RunError, match="expected NAME=VALUE"):
+        runs.parse_parameter_overrides(["MetricThreshold"], DEFINITION)
+    with pytest.raises(RunError, match="given twice"):
+        runs.parse_parameter_overrides(["MetricThreshold=1", "MetricThreshold=2"], DEFINITION)
+
+
+def test_wait_returns_a_succeeded_execution_without_step_listing(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+    _data_bucket(aws, dev)
+    sm = client("sagemaker", aws)
+    started = runs.run_pipeline(sm, client("s3", aws), dev, DEFINITION, {})
+    seen: list[runs.ExecutionState] = []
+    state = runs.wait_for_execution(sm, started.execution_arn, on_update=seen.append, sleep=lambda _: None)
+    assert state.status == "Succeeded"
+    assert state.steps is None, "moto has no list_pipeline_execution_steps"
+    assert [s.status for s in seen] == ["Succeeded"]
+
+
+def test_wait_polls_until_failure_and_reports_the_reason(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+    _data_bucket(aws, dev)
+    sm = client("sagemaker", aws)
+    started = runs.run_pipeline(sm, client("s3", aws), dev, DEFINITION, {})
+    execution = _execution(aws, dev, started.execution_arn)
+    execution.pipeline_execution_status = "Executing"
+    polls: list[str] = []
+
+    def finish(_: float) -> None:
+        execution.pipeline_execution_status = "Failed"
+
+    # moto always answers FailureReason "" (and has no step listing), hence the fallback wording.
+    with pytest.raises(ExecutionFailedError, match="pipeline execution Failed: no reason given"):
+        runs.wait_for_execution(sm, started.execution_arn, on_update=lambda s: polls.append(s.status), sleep=finish)
+    assert polls == ["Executing", "Failed"]
+
+
+def test_wait_gives_up_after_the_timeout(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+    _data_bucket(aws, dev)
+    sm = client("sagemaker", aws)
+    started = runs.run_pipeline(sm, client("s3", aws), dev, DEFINITION, {})
+    _execution(aws, dev, started.execution_arn).pipeline_execution_status = "Executing"
+    ticks = iter([0.0, 100.0, 200.0])
+    with pytest.raises(RunError, match="still Executing after 150 s"):
+        runs.wait_for_execution(sm, started.execution_arn, timeout_seconds=150, sleep=lambda _: None,
+                                clock=lambda: next(ticks))
+
+
+def test_failure_message_names_the_failed_step() -> None:
+    state = runs.ExecutionState(
+        arn="arn", status="Failed", failure_reason="Step failure",
+        steps=(runs.StepState("Preprocess", "Succeeded"),
+               runs.StepState("Fail", "Failed", "Quality gate failed: auc 0.81 is below the threshold 0.9")),
+    )
+    assert runs.failure_message(state) == (
+        "pipeline execution Failed: step Fail failed: Quality gate failed: auc 0.81 is below the threshold 0.9"
+    )
