@@ -48,6 +48,17 @@ REASONS: dict[str, str] = {
     "to log groups under /aws/sagemaker/ whose streams it names.",
     f"{AWS}IAM5[Resource::arn:aws:kms:{ANY}:key/*]": "The project key's id is assigned at creation; the boundary "
     "caps KMS use to this account and region.",
+    f"{AWS}CB3": "The image build runs `docker build`, which needs CodeBuild's privileged mode; the project "
+    "builds only this repository's Dockerfiles.",
+    f"{NIST}IAMNoInlinePolicy": "The inline policy is the least-privilege grant CDK generates for the construct "
+    "(e.g. CodeBuild's pull/push on the project's repositories); every persona and job policy is managed.",
+    f"{AWS}IAM5[Action::s3:GetObject*]": "CDK's read grant on the build's source asset object.",
+    f"{AWS}IAM5[Action::s3:GetBucket*]": "CDK's read grant on the build's source asset bucket.",
+    f"{AWS}IAM5[Action::s3:List*]": "CDK's read grant on the build's source asset bucket.",
+    f"{AWS}IAM5[Resource::arn:<AWS::Partition>:codebuild:{ANY}:report-group/{ANY}-*]": "CodeBuild's own "
+    "test-report groups of the image build project, named after the project.",
+    f"{AWS}IAM5[Resource::arn:<AWS::Partition>:logs:{ANY}:log-group:/aws/codebuild/{ANY}:*]": "The log streams "
+    "of the image build project's own log group.",
     f"{AWS}IAM5[Action::sagemaker:Describe*]": "Read-only SageMaker describe calls: reading is the personas' job.",
     f"{AWS}IAM5[Action::sagemaker:List*]": "Read-only SageMaker list calls have no resource-level permissions.",
     f"{AWS}IAM5[Action::cloudwatch:Get*]": "Read-only observation calls in the persona boundary.",
