@@ -22,12 +22,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # The machine's pip config names local mirrors that may be absent; pip's warnings about them are noise.
 PIP_QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help run test lint typecheck unit synth bench clean deps
+.PHONY: help run test lint synth inventory bench clean deps
 
 help:
 	@echo "make run    - the main job: the MLOps loop offline (see README)"
 	@echo "make test   - lint, type-check and the whole test suite"
 	@echo "make synth  - synthesize every environment with the pinned CDK CLI into cdk.out/"
+	@echo "make inventory - synthesize and list what each environment's stacks provision"
 	@echo "make bench  - the benchmarks in bench/ (figures, not pass/fail)"
 	@echo "make clean  - remove .venv, node_modules, cdk.out and the local work folder"
 
@@ -46,8 +47,13 @@ $(NODE_STAMP): package.json package-lock.json
 
 deps: $(PY_STAMP) $(NODE_STAMP)
 
-run: deps
-	@npx --no-install cdk synth --quiet
+# The main job: the whole MLOps loop offline (pipeline, registry, approval, serving with capture,
+# monitoring, alarms, alert, HTML report) from the same definitions the cloud uses.
+run: $(PY_STAMP)
+	@$(BIN)/mlops local run --env $(ENV) --work-dir $(WORK_DIR)
+
+# What `cdk deploy` would provision, per environment and stack (synthesis runs both nag packs).
+inventory: synth
 	@$(BIN)/python -m mlops.inventory cdk.out
 
 synth: deps
@@ -58,7 +64,7 @@ lint: $(PY_STAMP)
 	@$(BIN)/mypy .
 
 test: deps lint
-	@$(BIN)/pytest -n 2 --dist loadgroup
+	@$(BIN)/pytest -n 2 --dist loadfile
 
 bench: deps
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

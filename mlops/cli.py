@@ -22,6 +22,7 @@ from config.settings import ConfigError, EnvironmentConfig, load_environment
 from mlops import registry, runs
 from mlops.aws import AwsTarget, client
 from mlops.errors import MlopsError
+from mlops.local.commands import add_local_commands
 from pipelines.definition import DefinitionError
 
 ENDPOINT_URL_VARIABLE = "MLOPS_AWS_ENDPOINT_URL"
@@ -147,18 +148,13 @@ def _registry_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _registry_approve(args: argparse.Namespace) -> int:
+def _registry_decide(args: argparse.Namespace) -> int:
+    """`approve` and `reject`: the same call with the decision the subcommand names."""
     env = load_environment(args.env)
     sm = client("sagemaker", aws_target(env, args))
-    model = registry.approve(sm, Names.of(env).model_package_group, args.version, args.reason or "approved with mlops")
-    console.print(f"version {model.version} of {model.group}: {model.status}")
-    return 0
-
-
-def _registry_reject(args: argparse.Namespace) -> int:
-    env = load_environment(args.env)
-    sm = client("sagemaker", aws_target(env, args))
-    model = registry.reject(sm, Names.of(env).model_package_group, args.version, args.reason or "rejected with mlops")
+    decide = registry.approve if args.decision == "approve" else registry.reject
+    reason = args.reason or f"{args.decision}d with mlops"
+    model = decide(sm, Names.of(env).model_package_group, args.version, reason)
     console.print(f"version {model.version} of {model.group}: {model.status}")
     return 0
 
@@ -178,11 +174,12 @@ def add_registry_commands(commands: Commands) -> None:
     group = commands.add_parser("registry", help="model versions in the environment's model package group")
     sub = group.add_subparsers(dest="registry_command", required=True, metavar="COMMAND")
     add_command(sub, "list", "versions with approval status and metrics", _registry_list)
-    for name, help_text, handler in (
-        ("approve", "approve a version (the deploy route serves the newest approved one)", _registry_approve),
-        ("reject", "reject a version", _registry_reject),
+    for name, help_text in (
+        ("approve", "approve a version (the deploy route serves the newest approved one)"),
+        ("reject", "reject a version"),
     ):
-        parser = add_command(sub, name, help_text, handler)
+        parser = add_command(sub, name, help_text, _registry_decide)
+        parser.set_defaults(decision=name)
         parser.add_argument("--version", type=int, required=True, metavar="N")
         parser.add_argument("--reason", default=None, help="approval description")
     rollback = add_command(
@@ -193,7 +190,7 @@ def add_registry_commands(commands: Commands) -> None:
 
 # --- entry point --------------------------------------------------------------------------------
 
-COMMAND_GROUPS: list[Callable[[Commands], None]] = [add_pipeline_commands, add_registry_commands]
+COMMAND_GROUPS: list[Callable[[Commands], None]] = [add_pipeline_commands, add_registry_commands, add_local_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,10 +4,15 @@ moto authorizes every SageMaker request against resource "*", so an approver pol
 model-package ARNs of one group would be refused and a policy scoped elsewhere would be allowed. We
 give moto's hook (`_determine_resource`) the real ARN of the model package a request names, so IAM
 enforcement in local mode and in tests judges approval requests the way AWS does.
+
+Local mode re-seeds the model registry from its own state files into a fresh server at every start;
+`restore_model_package_times` gives the re-created versions their original timestamps, and
+`fast_stopping_server` a server that stops at once.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.sagemaker.responses import SageMakerResponse
@@ -27,3 +32,46 @@ def _determine_resource(self: Any) -> str:
 def install() -> None:
     """Idempotent; call before moto serves requests (a server thread or a mock_aws block)."""
     SageMakerResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
+
+
+def restore_model_package_times(
+    account: str, region: str, arn: str, created: datetime, modified: datetime | None = None
+) -> None:
+    """Give a re-seeded model package its original CreationTime/LastModifiedTime.
+
+    Local mode keeps the registry in its own files and re-creates it in a fresh server at start;
+    CreateModelPackage cannot set a creation time, so the seeded version would look brand new.
+    """
+    from moto.sagemaker.models import sagemaker_backends
+
+    package = sagemaker_backends[account][region].model_packages.get(arn)
+    if package is None:
+        raise KeyError(f"no model package {arn} in account {account}, region {region}")
+    # moto keeps naive UTC datetimes and sorts on them; an aware one would break ListModelPackages.
+    package.creation_time = _naive_utc(created)
+    if modified is not None:
+        package.last_modified_time = _naive_utc(modified)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def fast_stopping_server(ip_address: str, port: int) -> Any:
+    """A ThreadedMotoServer whose stop() returns within 50 ms instead of 500 ms.
+
+    werkzeug's serve_forever checks for shutdown every poll_interval (0.5 s by default); local
+    mode starts and stops a server on every command, so it polls more often.
+    """
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class FastStoppingServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever(poll_interval=0.05)
+
+    return FastStoppingServer(ip_address=ip_address, port=port, verbose=False)

@@ -1,0 +1,68 @@
+"""Container images as local commands: the image name in a URI picks the project code that image holds."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mlops.local.errors import UnsupportedDefinitionError
+
+# The prebuilt SageMaker Model Monitor analyzer; containers.monitor implements its contract.
+ANALYZER_REPOSITORY = "sagemaker-model-monitor-analyzer"
+PYTHON_COMMANDS = ("python", "python3")
+
+
+@dataclass(frozen=True)
+class Image:
+    """What `docker run` would start: the image's ENTRYPOINT and default CMD (see its Dockerfile)."""
+
+    kind: str
+    entrypoint: tuple[str, ...]
+    default_arguments: tuple[str, ...]
+
+    def command(self, entrypoint: Sequence[str] | None = None, arguments: Sequence[str] | None = None) -> list[str]:
+        """Docker semantics: an entrypoint override drops the default CMD; arguments replace it."""
+        if entrypoint:
+            program = list(entrypoint)
+            default: tuple[str, ...] = ()
+        else:
+            program = list(self.entrypoint)
+            default = self.default_arguments
+        if program[0] not in PYTHON_COMMANDS:
+            raise UnsupportedDefinitionError(
+                f"image {self.kind!r}: entrypoint {program[0]!r} is not a Python interpreter; "
+                "local mode runs the project's Python code only"
+            )
+        # The container's python is this virtualenv's interpreter, which has the project installed.
+        return [sys.executable, *program[1:], *(arguments if arguments is not None else default)]
+
+
+IMAGES = {
+    "training": Image("training", ("python", "-m", "containers.training"), ("train",)),
+    "inference": Image("inference", ("python", "-m", "containers.inference"), ("serve",)),
+    "monitor": Image("monitor", ("python", "-m", "containers.monitor"), ()),
+}
+
+
+def repository_of(uri: str) -> str:
+    """`acct.dkr.ecr.region.amazonaws.com/name:tag` (or `@sha256:...`) -> `name`."""
+    path = uri.split("/", 1)[1] if "/" in uri else uri
+    path = path.split("@", 1)[0]
+    if ":" in path:
+        path = path.rsplit(":", 1)[0]
+    return path.rsplit("/", 1)[-1]
+
+
+def image_for(uri: str) -> Image:
+    """The project image an image URI names; UnsupportedDefinitionError naming any other image."""
+    repository = repository_of(str(uri))
+    if repository == ANALYZER_REPOSITORY:
+        return IMAGES["monitor"]
+    for kind, image in IMAGES.items():
+        if repository == kind or repository.endswith(f"-{kind}"):
+            return image
+    raise UnsupportedDefinitionError(
+        f"image {uri!r} is not one of the project's images ({', '.join(IMAGES)}) or the Model Monitor "
+        "analyzer; local mode cannot run it"
+    )

@@ -1,0 +1,195 @@
+"""SageMaker jobs as local processes: `/opt/ml` mapped under a folder, inputs linked in, outputs out."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from config.images import REPO_ROOT
+from mlops.local.workdir import WorkDir, link_or_copy, prefix_files
+
+CONTAINER_ROOT = "/opt/ml"
+LOG_FILE = "step.log"
+LOG_TAIL_LINES = 20
+MESSAGE_LIMIT = 1024
+# Variables a container may need from the host; everything else comes from the job definition,
+# as in a fresh container.
+PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                  "MKL_NUM_THREADS", "NO_PROXY", "no_proxy")
+_CONTAINER_PATH = re.compile(r"(?<![\w/.\-])/opt/ml(?=/|$|[^\w.\-])")
+
+FailureKind = Literal["algorithm", "client", "internal", "timeout"]
+
+
+class JobFailed(Exception):  # noqa: N818 - it reads as the event ("the job failed"), like SageMaker's status
+    """A job ended without success. `kind` maps to SageMaker's failure classes for retry policies:
+    algorithm (the code exited non-zero), client (bad input), internal (the process died from a
+    signal or could not start), timeout (MaxRuntimeInSeconds)."""
+
+    def __init__(self, reason: str, kind: FailureKind) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """One job's filesystem: `<root>/opt/ml` stands for `/opt/ml`, `<root>/step.log` holds its output."""
+
+    root: Path
+
+    @property
+    def opt_ml(self) -> Path:
+        return self.root / "opt" / "ml"
+
+    @property
+    def log(self) -> Path:
+        return self.root / LOG_FILE
+
+    def reset(self) -> None:
+        """A fresh `/opt/ml` (each attempt is a new job); the log keeps every attempt."""
+        shutil.rmtree(self.root / "opt", ignore_errors=True)
+        self.opt_ml.mkdir(parents=True)
+
+    def container_path(self, path: str) -> Path:
+        """The host folder of a container path; only `/opt/ml/...` exists in a SageMaker container."""
+        if not _CONTAINER_PATH.match(path):
+            raise JobFailed(f"container path {path!r} is outside {CONTAINER_ROOT}", "client")
+        relative = path[len(CONTAINER_ROOT):].strip("/")
+        parts = [part for part in relative.split("/") if part]
+        if any(part == ".." for part in parts):
+            raise JobFailed(f"container path {path!r} leaves {CONTAINER_ROOT}", "client")
+        return self.opt_ml.joinpath(*parts)
+
+    def rewrite(self, text: str) -> str:
+        """Every `/opt/ml` path in an argument or variable, moved under the sandbox."""
+        return _CONTAINER_PATH.sub(str(self.opt_ml), text)
+
+
+def stage_input(work: WorkDir, uri: str, destination: Path, name: str) -> int:
+    """Link what an S3Prefix URI selects into `destination`; JobFailed (client) when it selects nothing."""
+    files = prefix_files(work, uri)
+    if not files:
+        raise JobFailed(f"input {name!r}: no S3 objects found under {uri} (local folder {work.s3_path(uri)})",
+                        "client")
+    destination.mkdir(parents=True, exist_ok=True)
+    for relative, path in files:
+        link_or_copy(path, destination / relative)
+    return len(files)
+
+
+def upload_output(work: WorkDir, source: Path, uri: str) -> int:
+    """Link every file under `source` to the prefix `uri` (S3 semantics: same keys are replaced)."""
+    target = work.s3_path(uri)
+    count = 0
+    if not source.is_dir():
+        return 0
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            link_or_copy(path, target / path.relative_to(source))
+            count += 1
+    return count
+
+
+def environment(sandbox: Sandbox, variables: Mapping[str, str]) -> dict[str, str]:
+    """The process environment: a few host variables, the project on PYTHONPATH, the job's own."""
+    env = {key: os.environ[key] for key in PASSED_THROUGH if key in os.environ}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["SAGEMAKER_BASE_DIR"] = str(sandbox.opt_ml)
+    env.update({key: sandbox.rewrite(str(value)) for key, value in variables.items()})
+    return env
+
+
+_LIVE: set[subprocess.Popen[bytes]] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def terminate_all() -> None:
+    """Stop every job process still running (an interrupted or aborted run)."""
+    with _LIVE_LOCK:
+        processes = list(_LIVE)
+    for process in processes:
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except OSError:
+                process.kill()
+
+
+def run_process(
+    command: Sequence[str], env: Mapping[str, str], sandbox: Sandbox, timeout_seconds: float | None, title: str
+) -> float:
+    """Run one container command with its output appended to the sandbox log; seconds taken.
+
+    JobFailed for a non-zero exit (algorithm), a signal (internal) or a timeout.
+    """
+    sandbox.root.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with sandbox.log.open("ab") as log:
+        log.write(f"--- {title}: {' '.join(command)}\n".encode())
+        log.flush()
+        try:
+            # Its own process group, so a timeout or an abort stops the job and its children.
+            process = subprocess.Popen(
+                list(command), env=dict(env), cwd=sandbox.root, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        except OSError as error:
+            raise JobFailed(f"cannot start {command[0]}: {error.strerror}", "internal") from error
+        with _LIVE_LOCK:
+            _LIVE.add(process)
+        try:
+            code = process.wait(timeout=timeout_seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise JobFailed(f"stopped after MaxRuntimeInSeconds={timeout_seconds:g}", "timeout") from None
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(process)
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        raise JobFailed(f"the job's process was killed by {name}", "internal")
+    if code != 0:
+        raise JobFailed(f"exited with code {code}", "algorithm")
+    return time.perf_counter() - started
+
+
+def read_reason(*candidates: Path) -> str | None:
+    """The first non-empty failure/message file, cut to SageMaker's 1 KB."""
+    for path in candidates:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            continue
+        if text:
+            return text[:MESSAGE_LIMIT]
+    return None
+
+
+def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def timeout_of(arguments: Mapping[str, object]) -> float | None:
+    stopping = arguments.get("StoppingCondition")
+    if isinstance(stopping, Mapping):
+        seconds = stopping.get("MaxRuntimeInSeconds")
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0:
+            return float(seconds)
+    return None

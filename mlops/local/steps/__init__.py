@@ -1,0 +1,1 @@
+"""One runner per pipeline step type, as sagemaker/workflow has one class per step type."""

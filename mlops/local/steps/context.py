@@ -1,0 +1,47 @@
+"""What a step runner is given (its sandbox, the scope, the local registry) and what it returns."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops.local.expressions import Scope
+from mlops.local.jobs import Sandbox
+from mlops.local.workdir import WorkDir
+
+_NOT_IN_JOB_NAME = re.compile(r"[^A-Za-z0-9\-]+")
+JOB_NAME_LIMIT = 63
+
+
+@dataclass
+class StepContext:
+    work: WorkDir
+    execution_id: str
+    pipeline_name: str
+    region: str
+    account: str
+    sandbox: Sandbox
+    scope: Scope
+    # The local SageMaker client (model registry); only RegisterModel and QualityCheck need it.
+    sagemaker: Callable[[], Any]
+
+    def job_name(self, step: str) -> str:
+        """`pipelines-<execution>-<step>`, as SageMaker Pipelines names the jobs it starts."""
+        name = f"pipelines-{self.execution_id}-{_NOT_IN_JOB_NAME.sub('-', step)}".strip("-")
+        return name[:JOB_NAME_LIMIT].rstrip("-")
+
+    def arn(self, resource: str, name: str) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:{resource}/{name.lower()}"
+
+
+@dataclass
+class StepResult:
+    """A finished step: its properties (what `Get Steps.<name>...` reads) and a line for the display."""
+
+    properties: dict[str, Any]
+    detail: str = ""
+    # Condition steps only: which branch was taken.
+    outcome: bool | None = None
+    produced: list[str] = field(default_factory=list)

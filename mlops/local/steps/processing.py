@@ -1,0 +1,126 @@
+"""Processing steps (CreateProcessingJob arguments): the image's code as a process on local files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from mlops.local.errors import UnsupportedDefinitionError
+from mlops.local.images import image_for
+from mlops.local.jobs import (
+    JobFailed,
+    Sandbox,
+    environment,
+    read_reason,
+    run_process,
+    stage_input,
+    timeout_of,
+    upload_output,
+)
+from mlops.local.steps.context import StepContext, StepResult
+
+RESOURCE_CONFIG = {"current_host": "algo-1", "hosts": ["algo-1"]}
+
+
+def _check_input(item: Mapping[str, Any], step: str) -> Mapping[str, Any]:
+    name = item.get("InputName", "?")
+    if "S3Input" not in item:
+        kinds = ", ".join(key for key in item if key not in ("InputName", "AppManaged"))
+        raise UnsupportedDefinitionError(f"step {step}: input {name!r} of kind {kinds} is not supported locally")
+    s3 = item["S3Input"]
+    unsupported = {
+        "S3DataType": (s3.get("S3DataType", "S3Prefix"), ("S3Prefix",)),
+        "S3InputMode": (s3.get("S3InputMode", "File"), ("File",)),
+        "S3CompressionType": (s3.get("S3CompressionType", "None"), ("None",)),
+    }
+    for key, (value, allowed) in unsupported.items():
+        if value not in allowed:
+            raise UnsupportedDefinitionError(f"step {step}: input {name!r} has {key} {value!r}; local mode "
+                                             f"supports {', '.join(allowed)}")
+    return dict(s3)
+
+
+def _outputs(job: Mapping[str, Any], step: str) -> list[Mapping[str, Any]]:
+    outputs = job.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    for item in outputs:
+        if "S3Output" not in item:
+            raise UnsupportedDefinitionError(
+                f"step {step}: output {item.get('OutputName', '?')!r} is not an S3Output; not supported locally"
+            )
+    return list(outputs)
+
+
+def run_processing_job(job: Mapping[str, Any], ctx: StepContext, sandbox: Sandbox, step: str) -> dict[str, Any]:
+    """Run one processing job in `sandbox`; its DescribeProcessingJob-shaped properties."""
+    app = job["AppSpecification"]
+    image = image_for(app["ImageUri"])
+    arguments = app.get("ContainerArguments")
+    command = image.command(
+        app.get("ContainerEntrypoint"),
+        [sandbox.rewrite(str(argument)) for argument in arguments] if arguments is not None else None,
+    )
+    inputs = [(item.get("InputName", "?"), _check_input(item, step)) for item in job.get("ProcessingInputs", [])]
+    outputs = _outputs(job, step)
+    for name, s3 in inputs:
+        stage_input(ctx.work, str(s3["S3Uri"]), sandbox.container_path(str(s3["LocalPath"])), str(name))
+    for item in outputs:
+        sandbox.container_path(str(item["S3Output"]["LocalPath"])).mkdir(parents=True, exist_ok=True)
+    name = ctx.job_name(step)
+    config = sandbox.opt_ml / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "processingjobconfig.json").write_text(
+        json.dumps({**job, "ProcessingJobName": name}, indent=1, default=str), encoding="utf-8"
+    )
+    (config / "resourceconfig.json").write_text(json.dumps(RESOURCE_CONFIG), encoding="utf-8")
+    env = environment(sandbox, {str(k): str(v) for k, v in (job.get("Environment") or {}).items()})
+    message_file = sandbox.opt_ml / "output" / "message"
+    try:
+        run_process(command, env, sandbox, timeout_of(job), f"processing job {name}")
+    except JobFailed as failure:
+        reason = read_reason(message_file)
+        if reason:
+            raise JobFailed(f"{reason} ({failure.reason})", failure.kind) from None
+        raise
+    for item in outputs:
+        s3 = item["S3Output"]
+        upload_output(ctx.work, sandbox.container_path(str(s3["LocalPath"])), str(s3["S3Uri"]))
+    properties: dict[str, Any] = {
+        **job,
+        "ProcessingJobName": name,
+        "ProcessingJobArn": ctx.arn("processing-job", name),
+        "ProcessingJobStatus": "Completed",
+    }
+    message = read_reason(message_file)
+    if message:
+        properties["ExitMessage"] = message
+    return properties
+
+
+def output_uris(properties: Mapping[str, Any]) -> list[str]:
+    return [str(item["S3Output"]["S3Uri"]) for item in properties.get("ProcessingOutputConfig", {}).get("Outputs", [])]
+
+
+def run_processing_step(step: Mapping[str, Any], arguments: Mapping[str, Any], ctx: StepContext) -> StepResult:
+    name = str(step["Name"])
+    properties = run_processing_job(arguments, ctx, ctx.sandbox, name)
+    files = list(step.get("PropertyFiles", []))
+    if files:
+        properties["PropertyFiles"] = files
+        outputs = {item["OutputName"]: item for item in properties.get("ProcessingOutputConfig", {}).get("Outputs", [])}
+        for spec in files:
+            output = outputs.get(spec.get("OutputName"))
+            if output is None:
+                raise UnsupportedDefinitionError(
+                    f"step {name}: property file {spec.get('PropertyFileName')!r} names output "
+                    f"{spec.get('OutputName')!r}, which the step does not have"
+                )
+            path = ctx.work.s3_path(str(output["S3Output"]["S3Uri"])) / str(spec["FilePath"])
+            try:
+                json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise JobFailed(
+                    f"property file {spec['PropertyFileName']!r}: {spec['FilePath']} in output "
+                    f"{spec['OutputName']!r} is missing or not JSON ({error})", "client"
+                ) from error
+    return StepResult(properties=properties, produced=output_uris(properties))

@@ -1,0 +1,50 @@
+"""RegisterModel steps: CreateModelPackage on the (local) model registry with the resolved arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError, ParamValidationError
+
+from mlops.local.jobs import JobFailed
+from mlops.local.steps.context import StepContext, StepResult
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
+def run_register_model_step(step: Mapping[str, Any], arguments: Mapping[str, Any], ctx: StepContext) -> StepResult:
+    sm = ctx.sagemaker()
+    request = _without_nulls(dict(arguments))
+    group = request.get("ModelPackageGroupName")
+    try:
+        if group:
+            groups = sm.list_model_package_groups(NameContains=str(group)).get("ModelPackageGroupSummaryList", [])
+            if not any(item["ModelPackageGroupName"] == group for item in groups):
+                # SageMaker Pipelines creates a missing group on registration; locally the same.
+                sm.create_model_package_group(ModelPackageGroupName=str(group))
+        arn = str(sm.create_model_package(**request)["ModelPackageArn"])
+        described = sm.describe_model_package(ModelPackageName=arn)
+    except ParamValidationError as error:
+        raise JobFailed(f"CreateModelPackage refused the step's arguments: {error}", "client") from error
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+        transient = status >= 500 or details.get("Code") in ("ThrottlingException", "Throttling")
+        raise JobFailed(f"CreateModelPackage: {details.get('Code')}: {details.get('Message')}",
+                        "internal" if transient else "client") from error
+    properties = {
+        "ModelPackageArn": arn,
+        "ModelPackageName": described.get("ModelPackageName"),
+        "ModelPackageGroupName": described.get("ModelPackageGroupName"),
+        "ModelPackageVersion": described.get("ModelPackageVersion"),
+        "ModelApprovalStatus": described.get("ModelApprovalStatus"),
+    }
+    version = described.get("ModelPackageVersion")
+    return StepResult(properties=properties, detail=f"version {version}, {described.get('ModelApprovalStatus')}")

@@ -1,0 +1,137 @@
+"""Training steps (CreateTrainingJob arguments): `train` in the SageMaker layout, model.tar.gz out."""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlops.local.errors import UnsupportedDefinitionError
+from mlops.local.images import image_for
+from mlops.local.jobs import (
+    JobFailed,
+    environment,
+    read_reason,
+    run_process,
+    stage_input,
+    timeout_of,
+)
+from mlops.local.steps.context import StepContext, StepResult
+from mlops.local.workdir import join_s3
+
+MODEL_ARCHIVE = "model.tar.gz"
+OUTPUT_ARCHIVE = "output.tar.gz"
+
+
+def hyperparameter_text(value: Any) -> str:
+    """SageMaker passes every hyperparameter as a string."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _pack(folder: Path, archive: Path) -> None:
+    """A tar.gz of a folder's contents at the archive root, as SageMaker packs /opt/ml/model."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_name(archive.name + ".partial")
+    with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
+        for path in sorted(folder.rglob("*")):
+            tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
+    partial.replace(archive)
+
+
+def final_metrics(log: Path, definitions: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The last value each MetricDefinitions regex matches in the job's log (FinalMetricDataList)."""
+    if not definitions:
+        return []
+    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+    found = []
+    for definition in definitions:
+        try:
+            matches = re.findall(str(definition["Regex"]), text)
+        except re.error as error:
+            raise UnsupportedDefinitionError(f"metric {definition.get('Name')!r}: bad Regex ({error})") from error
+        if matches:
+            last = matches[-1]
+            value = last[0] if isinstance(last, tuple) else last
+            try:
+                found.append({"MetricName": definition["Name"], "Value": float(value)})
+            except ValueError:
+                continue
+    return found
+
+
+def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: StepContext) -> StepResult:
+    name = str(step["Name"])
+    spec = job.get("AlgorithmSpecification", {})
+    if "TrainingImage" not in spec:
+        raise UnsupportedDefinitionError(f"step {name}: only TrainingImage algorithms run locally (got {sorted(spec)})")
+    mode = spec.get("TrainingInputMode", "File")
+    if mode not in ("File", "FastFile"):
+        raise UnsupportedDefinitionError(f"step {name}: TrainingInputMode {mode!r} is not supported locally")
+    image = image_for(str(spec["TrainingImage"]))
+    if image.kind != "training":
+        raise UnsupportedDefinitionError(f"step {name}: image {spec['TrainingImage']!r} has no `train` command")
+    sandbox = ctx.sandbox
+    base = sandbox.opt_ml
+    channels: dict[str, dict[str, str]] = {}
+    for channel in job.get("InputDataConfig", []):
+        channel_name = str(channel["ChannelName"])
+        source = channel.get("DataSource", {}).get("S3DataSource")
+        if source is None:
+            raise UnsupportedDefinitionError(f"step {name}: channel {channel_name!r} is not an S3DataSource")
+        if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+            raise UnsupportedDefinitionError(
+                f"step {name}: channel {channel_name!r} has S3DataType {source.get('S3DataType')!r}; "
+                "local mode supports S3Prefix"
+            )
+        stage_input(ctx.work, str(source["S3Uri"]), base / "input" / "data" / channel_name, channel_name)
+        channels[channel_name] = {
+            "ContentType": str(channel.get("ContentType", "")),
+            "TrainingInputMode": mode,
+            "S3DistributionType": str(source.get("S3DataDistributionType", "FullyReplicated")),
+            "RecordWrapperType": str(channel.get("RecordWrapperType", "None")),
+        }
+    job_name = ctx.job_name(name)
+    config = base / "input" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    hyperparameters = {str(k): hyperparameter_text(v) for k, v in (job.get("HyperParameters") or {}).items()}
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters), encoding="utf-8")
+    (config / "inputdataconfig.json").write_text(json.dumps(channels), encoding="utf-8")
+    # One host: local mode runs InstanceCount 1 whatever the request says.
+    (config / "resourceconfig.json").write_text(
+        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}),
+        encoding="utf-8",
+    )
+    (config / "trainingjobconfig.json").write_text(
+        json.dumps({**job, "TrainingJobName": job_name}, indent=1, default=str), encoding="utf-8"
+    )
+    for folder in ("model", "output/data"):
+        (base / folder).mkdir(parents=True, exist_ok=True)
+    env = environment(sandbox, {str(k): str(v) for k, v in (job.get("Environment") or {}).items()})
+    try:
+        run_process(image.command(), env, sandbox, timeout_of(job), f"training job {job_name}")
+    except JobFailed as failure:
+        reason = read_reason(base / "output" / "failure")
+        if reason:
+            raise JobFailed(f"{reason} ({failure.reason})", failure.kind) from None
+        raise
+    output_prefix = join_s3(str(job["OutputDataConfig"]["S3OutputPath"]), job_name, "output")
+    model_uri = join_s3(output_prefix, MODEL_ARCHIVE)
+    _pack(base / "model", ctx.work.s3_path(model_uri))
+    produced = [model_uri]
+    if any((base / "output" / "data").iterdir()):
+        output_uri = join_s3(output_prefix, OUTPUT_ARCHIVE)
+        _pack(base / "output" / "data", ctx.work.s3_path(output_uri))
+        produced.append(output_uri)
+    properties: dict[str, Any] = {
+        **job,
+        "TrainingJobName": job_name,
+        "TrainingJobArn": ctx.arn("training-job", job_name),
+        "TrainingJobStatus": "Completed",
+        "SecondaryStatus": "Completed",
+        "ModelArtifacts": {"S3ModelArtifacts": model_uri},
+        "FinalMetricDataList": final_metrics(sandbox.log, list(spec.get("MetricDefinitions", []))),
+    }
+    return StepResult(properties=properties, produced=produced)
