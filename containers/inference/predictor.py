@@ -176,6 +176,50 @@ class CompiledPreprocessor:
         return out
 
 
+class TreeEnsembleScorer:
+    """GradientBoosting scoring without scikit-learn's per-call input validation.
+
+    `predict_proba` on one row spends ~0.2 ms validating and ~0.04 ms in the trees; the server hands
+    the estimator arrays it built itself, so it walks the fitted trees directly with the same Cython
+    routine and loss that `predict_proba`/`predict` use: the results are bit-for-bit identical (tested).
+    Only for the constant ("prior"/"zero") initial estimator, whose raw score does not depend on X.
+    """
+
+    def __init__(self, estimator: Any, n_features: int):
+        from sklearn.dummy import DummyClassifier, DummyRegressor
+        from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
+        from sklearn.ensemble._gradient_boosting import predict_stages
+
+        if not isinstance(estimator, GradientBoostingClassifier | GradientBoostingRegressor):
+            raise FastPathUnsupportedError(f"{type(estimator).__name__} is scored through its public API")
+        init = estimator.init_
+        constant_init = init == "zero" or (
+            isinstance(init, DummyClassifier | DummyRegressor) and init.strategy in ("prior", "mean")
+        )
+        if not constant_init:
+            raise FastPathUnsupportedError("the initial estimator depends on the input")
+        self._predict_stages = predict_stages
+        self._estimator = estimator
+        # The initial raw score is the same for every row: compute it once from a placeholder row.
+        self._init = np.asarray(estimator._raw_predict_init(np.zeros((1, n_features))), dtype=np.float64)[0]
+
+    def _raw(self, features: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):  # an overflow becomes inf, refused just below
+            rows = np.ascontiguousarray(features, dtype=np.float32)
+        if not np.isfinite(rows).all():
+            # What sklearn's validation would refuse (NaN, inf, beyond float32), with its wording.
+            raise ValueError("Input X contains NaN, infinity or a value too large for dtype('float32').")
+        raw = np.tile(self._init, (rows.shape[0], 1))
+        self._predict_stages(self._estimator.estimators_, rows, self._estimator.learning_rate, raw)
+        return raw
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(self._estimator._loss.predict_proba(self._raw(features)))
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return self._raw(features).ravel()
+
+
 class Predictor:
     """Loaded model: scores RowBatches through the fast path when it compiles, else the DataFrame path."""
 
@@ -196,6 +240,13 @@ class Predictor:
                 self.fast_path_reason = "compiled"
             except FastPathUnsupportedError as reason:
                 self.fast_path_reason = str(reason)
+        self.scorer: Any = self.estimator
+        if self.preprocessor is not None:
+            try:
+                n_features = int(self.estimator.n_features_in_)
+                self.scorer = TreeEnsembleScorer(self.estimator, n_features)
+            except (FastPathUnsupportedError, AttributeError, ImportError):
+                self.scorer = self.estimator
         if self.classes is not None:
             fitted = [value.item() if hasattr(value, "item") else value for value in self.estimator.classes_]
             if fitted != list(self.classes):
@@ -225,7 +276,7 @@ class Predictor:
         try:
             if self.preprocessor is not None:
                 features: Any = self.preprocessor.transform(batch)
-                model: Any = self.estimator
+                model: Any = self.scorer
             else:
                 features = self.frame(batch)
                 model = self.pipeline

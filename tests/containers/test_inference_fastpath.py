@@ -16,7 +16,7 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
 from containers.contracts.model_artifact import FeatureSpec, ModelMetadata, model_input_frame
 from containers.inference.batching import MicroBatcher
 from containers.inference.codec import BadRequestError, FeatureLayout, RowBatch, parse_csv, parse_json
-from containers.inference.predictor import Predictor
+from containers.inference.predictor import Predictor, ScoringError, TreeEnsembleScorer
 from containers.training.hyperparameters import Hyperparameters
 from containers.training.train import build_pipeline, feature_specs, python_labels
 from tests.containers.conftest import make_tabular_frame
@@ -58,6 +58,7 @@ def test_fast_path_equals_pipeline_predict_and_proba_exactly(problem_type: str) 
     pipeline, metadata = fitted(frame, problem_type)
     predictor = Predictor(pipeline, metadata)
     assert predictor.fast_path_reason == "compiled"
+    assert isinstance(predictor.scorer, TreeEnsembleScorer), "the equality below must cover direct tree scoring"
     rows = request_rows(300, seed=6)
     batch = parse_csv(as_csv(rows), predictor.layout)
     result = predictor.predict(batch)
@@ -75,6 +76,7 @@ def test_fast_path_regression_equals_pipeline_predict_exactly() -> None:
     rows = request_rows(120, seed=8)
     result = predictor.predict(parse_csv(as_csv(rows), predictor.layout))
     assert predictor.fast_path_reason == "compiled"
+    assert isinstance(predictor.scorer, TreeEnsembleScorer)
     assert result.values == list(pipeline.predict(model_input_frame(rows, metadata.features)))
 
 
@@ -162,3 +164,20 @@ def test_rowbatch_concatenate_keeps_row_order() -> None:
     first = RowBatch(np.array([[1.0]]), np.empty((1, 0), dtype=object))
     second = RowBatch(np.array([[2.0], [3.0]]), np.empty((2, 0), dtype=object))
     assert RowBatch.concatenate([first, second]).numeric.ravel().tolist() == [1.0, 2.0, 3.0]
+
+
+def test_direct_tree_scoring_refuses_values_beyond_float32_like_sklearn() -> None:
+    pipeline, metadata = fitted(make_tabular_frame(300, seed=11), "BinaryClassification")
+    predictor = Predictor(pipeline, metadata)
+    assert isinstance(predictor.scorer, TreeEnsembleScorer)
+    rows = request_rows(2, seed=12)
+    numeric = next(spec.name for spec in metadata.features if spec.type == "numeric")
+    rows[numeric] = rows[numeric].astype(float)
+    rows.loc[rows.index[1], numeric] = 1e39
+    batch = parse_csv(as_csv(rows), predictor.layout)
+    with pytest.raises(ScoringError, match="too large"):
+        predictor.predict(batch)
+    # The plain pipeline refuses the same row: the fast path does not score what sklearn would not.
+    with pytest.raises(ValueError, match="too large"):
+        pipeline.predict_proba(model_input_frame(rows, metadata.features))
+
