@@ -35,7 +35,7 @@ from mlops.local.expressions import (
     resolve_parameters,
 )
 from mlops.local.images import image_for
-from mlops.local.jobs import JobFailed, Sandbox, log_tail, terminate_all
+from mlops.local.jobs import JobFailed, Sandbox, accept_new_jobs, log_tail, terminate_all
 from mlops.local.steps.condition import run_condition_step
 from mlops.local.steps.context import StepContext, StepResult
 from mlops.local.steps.fail import run_fail_step
@@ -288,6 +288,7 @@ class Executor:
     # -- the walk ----------------------------------------------------------------------------
     def run(self, overrides: Mapping[str, str] | None = None, resume: ExecutionRecord | None = None) -> ExecutionRecord:
         """Run to the end; StepFailedError / PipelineFailedError after recording the failure."""
+        accept_new_jobs()
         started = _now()
         clock = time.perf_counter()
         parameters = dict(resume.parameters) if resume else self.parameters(overrides or {})

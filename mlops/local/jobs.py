@@ -113,11 +113,23 @@ def environment(sandbox: Sandbox, variables: Mapping[str, str]) -> dict[str, str
 
 _LIVE: set[subprocess.Popen[bytes]] = set()
 _LIVE_LOCK = threading.Lock()
+# False from terminate_all() until the next run starts: a job whose step was about to start when the
+# run was interrupted must not start afterwards (it would run to completion, unseen by terminate_all).
+_accepting_jobs = True
+
+
+def accept_new_jobs() -> None:
+    """A run starts: jobs may start again after an earlier run's terminate_all()."""
+    global _accepting_jobs  # noqa: PLW0603 - one flag guarded by _LIVE_LOCK, shared by all job threads
+    with _LIVE_LOCK:
+        _accepting_jobs = True
 
 
 def terminate_all() -> None:
-    """Stop every job process still running (an interrupted or aborted run)."""
+    """Stop every job process still running and refuse new ones (an interrupted or aborted run)."""
+    global _accepting_jobs  # noqa: PLW0603
     with _LIVE_LOCK:
+        _accepting_jobs = False
         processes = list(_LIVE)
     for process in processes:
         if process.poll() is None:
@@ -139,15 +151,18 @@ def run_process(
     with sandbox.log.open("ab") as log:
         log.write(f"--- {title}: {' '.join(command)}\n".encode())
         log.flush()
-        try:
-            # Its own process group, so a timeout or an abort stops the job and its children.
-            process = subprocess.Popen(
-                list(command), env=dict(env), cwd=sandbox.root, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )
-        except OSError as error:
-            raise JobFailed(f"cannot start {command[0]}: {error.strerror}", "internal") from error
+        # Started and registered under the lock, so terminate_all() either sees the process or stops it starting.
         with _LIVE_LOCK:
+            if not _accepting_jobs:
+                raise JobFailed("not started: the run was interrupted", "internal")
+            try:
+                # Its own process group, so a timeout or an abort stops the job and its children.
+                process = subprocess.Popen(
+                    list(command), env=dict(env), cwd=sandbox.root, stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, start_new_session=True,
+                )
+            except OSError as error:
+                raise JobFailed(f"cannot start {command[0]}: {error.strerror}", "internal") from error
             _LIVE.add(process)
         try:
             code = process.wait(timeout=timeout_seconds)

@@ -413,6 +413,7 @@ class LocalRun:
 
     # -- the whole run -------------------------------------------------------------------------
     def execute(self) -> int:
+        jobs.accept_new_jobs()
         self.work.ensure()
         with self.work.locked():
             try:

@@ -55,6 +55,11 @@ class WorkDir:
 
     root: Path
 
+    def __post_init__(self) -> None:
+        # Steps run as processes in their own folders: a relative work folder (`make run` passes
+        # `.mlops`) would point somewhere else from there, so every path derives from an absolute root.
+        object.__setattr__(self, "root", Path(self.root).expanduser().resolve())
+
     @property
     def s3_root(self) -> Path:
         return self.root / S3_DIR

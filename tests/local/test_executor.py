@@ -64,6 +64,22 @@ def test_processing_step_reads_local_s3_input_and_uploads_its_output(work: WorkD
     assert Path(record.steps["Upper"].log or "").is_file()
 
 
+
+def test_a_relative_work_folder_works_like_make_run_passes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make run` passes `--work-dir .mlops`; steps run in their own folders, so paths must not be relative.
+    monkeypatch.chdir(tmp_path)
+    work = WorkDir(Path(".mlops")).ensure()
+    assert work.root == tmp_path / ".mlops"
+    put_object(work, f"s3://{BUCKET}/raw/data.txt", "relative")
+    step = processing_step("Upper", COPY_UPPER, inputs={"raw": {"Get": "Parameters.Input"}}, outputs=("result",),
+                           arguments=["/opt/ml/processing/input/raw", "/opt/ml/processing/output/result"])
+    step["Arguments"]["Environment"] = {"WHERE": "/opt/ml/processing/output/result"}
+    executor(definition(step, parameters=[
+        {"Name": "Input", "Type": "String", "DefaultValue": f"s3://{BUCKET}/raw/"}]), work).run()
+    assert work.s3_path(f"s3://{BUCKET}/runs/run1/Upper/result/out.txt").read_text() == "RELATIVE"
+
 def _gated_pipeline() -> dict[str, Any]:
     score = {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Score.PropertyFiles.Report"},
                              "Path": "metrics.score.value"}}

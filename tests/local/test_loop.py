@@ -86,7 +86,8 @@ def _run_the_loop(folder: Path) -> dict[str, Any]:
     state_after_bad_inputs = (work / "state" / "registry.json").read_text()
     approve = mlops_local(work, "registry", "approve", "--env", "dev", "--version", "2")
     registry_after_approve = json.loads((work / "state" / "registry.json").read_text())
-    interrupted = interrupt_during(work, "Train", "--param", "NEstimators=200")
+    # Enough trees that training outlasts the poll-then-signal window even on a loaded machine.
+    interrupted = interrupt_during(work, "Train", "--param", "NEstimators=800")
     resumed = mlops_local(work, "run", "--resume")
     return {"interrupted": asdict(interrupted), "resumed": asdict(resumed), "first": asdict(first),
             "second": asdict(second), "failed_gate": asdict(failed_gate),
@@ -235,7 +236,7 @@ def test_ctrl_c_stops_the_run_and_resume_continues_from_the_interrupted_step(loo
     interrupted, resumed = loop_runs.interrupted, loop_runs.resumed
     assert interrupted.code == 130, interrupted.stdout + interrupted.stderr
     assert interrupted.summary["status"] == "Interrupted"
-    assert step(interrupted, "Train")["status"] == "Failed"
+    assert step(interrupted, "Train")["status"] == "Failed", interrupted.stdout
     assert "--resume" in interrupted.stdout
     assert resumed.code == 0, resumed.stdout + resumed.stderr
     assert resumed.summary["execution_id"] == interrupted.summary["execution_id"]
