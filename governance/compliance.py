@@ -55,9 +55,9 @@ REASONS: dict[str, str] = {
     f"{AWS}IAM5[Action::s3:GetObject*]": "CDK's read grant on the build's source asset object.",
     f"{AWS}IAM5[Action::s3:GetBucket*]": "CDK's read grant on the build's source asset bucket.",
     f"{AWS}IAM5[Action::s3:List*]": "CDK's read grant on the build's source asset bucket.",
-    f"{AWS}IAM5[Resource::arn:<AWS::Partition>:codebuild:{ANY}:report-group/{ANY}-*]": "CodeBuild's own "
+    f"{AWS}IAM5[Resource::arn:{ANY}:codebuild:{ANY}:report-group/{ANY}-*]": "CodeBuild's own "
     "test-report groups of the image build project, named after the project.",
-    f"{AWS}IAM5[Resource::arn:<AWS::Partition>:logs:{ANY}:log-group:/aws/codebuild/{ANY}:*]": "The log streams "
+    f"{AWS}IAM5[Resource::arn:{ANY}:logs:{ANY}:log-group:/aws/codebuild/{ANY}:*]": "The log streams "
     "of the image build project's own log group.",
     f"{AWS}IAM5[Action::sagemaker:Describe*]": "Read-only SageMaker describe calls: reading is the personas' job.",
     f"{AWS}IAM5[Action::sagemaker:List*]": "Read-only SageMaker list calls have no resource-level permissions.",

@@ -164,9 +164,10 @@ class ContainersStack(cdk.Stack):
             f"{AWS}IAM5[Action::s3:List*]",
             f"{AWS}IAM5[Action::kms:GenerateDataKey*]",
             f"{AWS}IAM5[Action::kms:ReEncrypt*]",
-            f"{AWS}IAM5[Resource::arn:<AWS::Partition>:codebuild:{names.region}:{names.account}:report-group/"
+            # CodeBuild's own grants; cdk.json's feature flags render the partition literally.
+            f"{AWS}IAM5[Resource::arn:aws:codebuild:{names.region}:{names.account}:report-group/"
             "<ImageBuild30B7C98D>-*]",
-            f"{AWS}IAM5[Resource::arn:<AWS::Partition>:logs:{names.region}:{names.account}:log-group:"
+            f"{AWS}IAM5[Resource::arn:aws:logs:{names.region}:{names.account}:log-group:"
             f"/aws/codebuild/<ImageBuild30B7C98D>:*]",
         )
         cdk.CfnOutput(self, "ImageBuildProject", value=self.build_project.project_name)
