@@ -15,6 +15,9 @@ MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 
 ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regression"]
+# How a target without a declared problem type is read: whole numbers with at most this many distinct
+# values are classes, other numbers a regression. Training and local mode's CSV check share it.
+MAX_INFERRED_CLASSES = 20
 FeatureType = Literal["numeric", "categorical"]
 # Labels keep their JSON type (0/1 stays a number, "yes"/"no" a string) so responses echo them as trained.
 Label = bool | int | float | str

@@ -28,6 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from containers.contracts.model_artifact import (
+    MAX_INFERRED_CLASSES,
     FeatureSpec,
     ModelArtifactError,
     ModelMetadata,
@@ -42,7 +43,6 @@ from containers.training.hyperparameters import (
 )
 
 # A numeric target with at most this many distinct whole values is read as class labels.
-MAX_INFERRED_CLASSES = 20
 
 
 class TrainingError(ValueError):

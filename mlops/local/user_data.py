@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config.settings import EnvironmentConfig, ProblemType, QualityGate
+from containers.contracts.model_artifact import MAX_INFERRED_CLASSES
 from mlops.local.errors import LocalModeError
 
-# As the training container infers it: whole numbers with at most this many values are classes.
-MAX_INFERRED_CLASSES = 20
 _NOT_IN_KEY = re.compile(r"[^a-z0-9\-]+")
 
 
