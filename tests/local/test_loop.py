@@ -236,11 +236,25 @@ def test_ctrl_c_stops_the_run_and_resume_continues_from_the_interrupted_step(loo
     interrupted, resumed = loop_runs.interrupted, loop_runs.resumed
     assert interrupted.code == 130, interrupted.stdout + interrupted.stderr
     assert interrupted.summary["status"] == "Interrupted"
-    assert step(interrupted, "Train")["status"] == "Failed", interrupted.stdout
     assert "--resume" in interrupted.stdout
     assert resumed.code == 0, resumed.stdout + resumed.stderr
     assert resumed.summary["execution_id"] == interrupted.summary["execution_id"]
     assert step(resumed, "Preprocess")["reused"]
-    assert step(resumed, "Train")["status"] == "Succeeded"
-    assert not step(resumed, "Train")["reused"]
-    assert resumed.summary["registered"]["version"] == 3
+    # Where exactly Ctrl-C lands depends on timing (see the closing note: it can take effect only after
+    # the running job ends), so the rule is checked for every step: what finished before is reused,
+    # what did not finish runs in the resumed execution.
+    unfinished = []
+    for before in interrupted.summary["steps"]:
+        after = step(resumed, before["name"])
+        if before["status"] == "Succeeded":
+            assert after["reused"], before["name"]
+        elif after["status"] == "NotExecuted":
+            # A branch the resumed run's condition did not take (the gate passes: Fail stays idle).
+            assert before["name"] == "Fail"
+        else:
+            unfinished.append(before["name"])
+            assert not after["reused"], before["name"]
+            assert after["status"] == "Succeeded", before["name"]
+    assert step(resumed, "Fail")["status"] == "NotExecuted"
+    if "Register-RegisterModel" in unfinished:
+        assert resumed.summary["registered"]["version"] == 3
