@@ -101,6 +101,9 @@ def interrupt_during(work: Path, step_name: str, *arguments: str) -> Run:
     process = subprocess.Popen(
         [sys.executable, "-m", "mlops.cli", "local", "run", *arguments, "--work-dir", str(work)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+        # As from a terminal: a shell running the suite in the background ignores SIGINT, and a child
+        # inheriting that would never see the Ctrl-C this test sends.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no threads forked
     )
     # The step's job log appears when its process starts: a file, so no partly written record to parse.
     deadline = time.monotonic() + 120
