@@ -70,7 +70,7 @@ class AlarmSpec:
 
 def alerts_topic_arn(names: Names) -> str:
     """The ARN of the environment's alerts topic (the Monitoring stack creates it under this name)."""
-    return f"arn:aws:sns:{names.region}:{names.account}:{names.alerts_topic}"
+    return names.arn("sns", names.alerts_topic)
 
 
 def schedule_period_seconds(expression: str) -> int:

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config.arns import partition_of
+
 CONFIG_FILE = Path(__file__).with_name("environments.yaml")
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
@@ -126,6 +128,43 @@ class VpcConfig(_Frozen):
     security_group_ids: tuple[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")], ...] = Field(min_length=1)
 
 
+# -- Approval and persona trust (issue 12) -------------------------------------------------------
+# The one status a pipeline registers versions with; approving is a separate step (policies deny the
+# execution role any other status).
+REGISTERED_APPROVAL_STATUS = "PendingManualApproval"
+PERSONAS = ("data-scientist", "ml-engineer", "model-approver", "auditor")
+APPROVER = "model-approver"
+_IAM_NAME = r"[\w+=,.@-]+"
+RoleArn = Annotated[str, Field(pattern=rf"^arn:aws(-cn|-us-gov)?:iam::\d{{12}}:role/({_IAM_NAME}/)*{_IAM_NAME}$")]
+UserArn = Annotated[str, Field(pattern=rf"^arn:aws(-cn|-us-gov)?:iam::\d{{12}}:user/({_IAM_NAME}/)*{_IAM_NAME}$")]
+PermissionSetName = Annotated[str, Field(pattern=r"^[\w+=,.@-]{1,32}$")]
+
+
+class PersonaTrust(_Frozen):
+    """Who may assume one persona role: IAM Identity Center permission sets (provisioned into the
+    environment's account), IAM roles (machines such as CI, or federation roles whose MFA the identity
+    provider enforces) and IAM users (people with long-term keys: MFA required unless require_mfa is off)."""
+
+    sso_permission_sets: tuple[PermissionSetName, ...] = ()
+    roles: tuple[RoleArn, ...] = ()
+    users: tuple[UserArn, ...] = ()
+    require_mfa: bool = True
+
+    @model_validator(mode="after")
+    def _someone(self) -> PersonaTrust:
+        if not (self.sso_permission_sets or self.roles or self.users):
+            raise ValueError("trust at least one principal (sso_permission_sets, roles or users)")
+        return self
+
+
+def _default_personas() -> dict[str, PersonaTrust]:
+    # Only the permission set named after the persona, in the environment's own account.
+    return {
+        persona: PersonaTrust(sso_permission_sets=("".join(p.capitalize() for p in persona.split("-")),))
+        for persona in PERSONAS
+    }
+
+
 class EnvironmentConfig(_Frozen):
     """Everything one environment (dev, staging, prod) is provisioned and run with."""
 
@@ -143,6 +182,25 @@ class EnvironmentConfig(_Frozen):
     alerts: AlertsConfig
     vpc: VpcConfig | None = None
     trusted_accounts: tuple[AccountId, ...] = ()
+    personas: dict[str, PersonaTrust] = Field(default_factory=_default_personas)
+
+    @field_validator("personas")
+    @classmethod
+    def _persona_trust(cls, value: dict[str, PersonaTrust]) -> dict[str, PersonaTrust]:
+        unknown = sorted(set(value) - set(PERSONAS))
+        missing = [persona for persona in PERSONAS if persona not in value]
+        if unknown or missing:
+            raise ValueError(f"needs exactly the personas {', '.join(PERSONAS)}"
+                             + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                             + (f"; missing: {', '.join(missing)}" if missing else ""))
+        approver = value[APPROVER]
+        # Approving is the one act the governance hangs on: people only, with MFA.
+        if approver.roles:
+            raise ValueError(f"{APPROVER} must not trust roles (machines do not approve); "
+                             "use sso_permission_sets or users")
+        if not approver.require_mfa:
+            raise ValueError(f"{APPROVER}.require_mfa cannot be turned off")
+        return value
 
     @model_validator(mode="after")
     def _gate_fits_problem(self) -> EnvironmentConfig:
@@ -154,6 +212,12 @@ class EnvironmentConfig(_Frozen):
             )
         if self.account in self.trusted_accounts:
             raise ValueError("trusted_accounts must not list the environment's own account")
+        partition = partition_of(self.region)
+        for persona, trust in self.personas.items():
+            for arn in (*trust.roles, *trust.users):
+                if arn.split(":")[1] != partition:
+                    raise ValueError(f"personas.{persona}: {arn} is not in the partition {partition!r} of region "
+                                     f"{self.region}")
         return self
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from config.images import source_tag
 from config.naming import Names
-from config.settings import EnvironmentConfig
+from config.settings import REGISTERED_APPROVAL_STATUS, EnvironmentConfig
 from containers.contracts.model_quality import METRICS_KEYS
 
 # Step names as they appear in the definition JSON. `ModelStep` renders the registration as a
@@ -31,10 +31,9 @@ PROCESSING_INSTANCE_COUNT = "ProcessingInstanceCount"
 TRAINING_INSTANCE_TYPE = "TrainingInstanceType"
 TRAINING_INSTANCE_COUNT = "TrainingInstanceCount"
 METRIC_THRESHOLD = "MetricThreshold"
-MODEL_APPROVAL_STATUS = "ModelApprovalStatus"
 FIXED_PARAMETERS = (
     INPUT_DATA_URL, PROCESSING_INSTANCE_TYPE, PROCESSING_INSTANCE_COUNT, TRAINING_INSTANCE_TYPE,
-    TRAINING_INSTANCE_COUNT, METRIC_THRESHOLD, MODEL_APPROVAL_STATUS,
+    TRAINING_INSTANCE_COUNT, METRIC_THRESHOLD,
 )
 
 # Where the default data set lives in the data bucket when the environment names no input.
@@ -57,10 +56,28 @@ CONTENT_TYPES = ("text/csv", "application/json")
 TARGET_HYPERPARAMETER = "target"
 PROBLEM_TYPE_HYPERPARAMETER = "problem_type"
 CACHE_EXPIRY = "P30D"
-# Every environment registers versions as pending: with approval_mode "auto" the approval step after
-# registration approves a version only when it beats the approved one (a worse model that passes the
-# gate must not replace a better one); with "manual" the approver persona decides.
-DEFAULT_APPROVAL_STATUS = "PendingManualApproval"
+# -- The approval gate (issue 12): what a pipeline run may not choose ----------------------------
+# Every version is registered as pending, written into the definition rather than offered as a
+# parameter: anyone who may start the pipeline could otherwise register an Approved version (the
+# execution role is also denied any other status, governance/policies.py). With approval_mode "auto"
+# a separate, audited approval step approves a version only when it beats the approved one; with
+# "manual" the approver persona decides. In manual environments the quality-gate threshold is a
+# literal too: a per-run MetricThreshold could lower the bar that the approver relies on, and a check
+# in our CLI alone would not stop a direct StartPipelineExecution call.
+MODEL_APPROVAL_STATUS = "ModelApprovalStatus"
+
+
+def run_parameter_refusal(env: EnvironmentConfig, name: str) -> str | None:
+    """Why `name` cannot be set per run in `env` (one line for `--param`), or None when it may be."""
+    if name == MODEL_APPROVAL_STATUS:
+        return (f"--param {name}: not a pipeline parameter; every version is registered as "
+                f"{REGISTERED_APPROVAL_STATUS} and approved separately (approval_mode {env.approval_mode} "
+                f"in environment {env.name!r})")
+    if name == METRIC_THRESHOLD and env.approval_mode == "manual":
+        return (f"--param {name}: environment {env.name!r} has approval_mode manual, so its quality gate is "
+                f"fixed at {env.quality_gate.metric} {env.quality_gate.threshold} "
+                "(quality_gate.threshold in config/environments.yaml) and cannot be changed per run")
+    return None
 
 _PARAMETER_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,64}$")
 
@@ -116,9 +133,9 @@ def parameter_defaults(env: EnvironmentConfig) -> dict[str, str | int | float]:
         PROCESSING_INSTANCE_COUNT: env.processing.instance_count,
         TRAINING_INSTANCE_TYPE: env.training.instance_type,
         TRAINING_INSTANCE_COUNT: env.training.instance_count,
-        METRIC_THRESHOLD: env.quality_gate.threshold,
-        MODEL_APPROVAL_STATUS: DEFAULT_APPROVAL_STATUS,
     }
+    if env.approval_mode == "auto":
+        defaults[METRIC_THRESHOLD] = env.quality_gate.threshold
     for key, name in hyperparameter_parameters(env).items():
         defaults[name] = env.training.hyperparameters[key]
     return defaults
@@ -358,7 +375,7 @@ def _register_step(ctx: _Context, train: Any, evaluate: Any, data_quality: Any) 
         inference_instances=[env.endpoint.instance_type],
         transform_instances=[env.endpoint.instance_type],
         model_package_group_name=ctx.names.model_package_group,
-        approval_status=ctx.parameters[MODEL_APPROVAL_STATUS],
+        approval_status=REGISTERED_APPROVAL_STATUS,
         model_metrics=metrics,
         drift_check_baselines=baselines,
         description=f"{env.project} {env.name}: {env.data.problem_type.value} on {env.data.target!r}",
@@ -369,7 +386,7 @@ def _register_step(ctx: _Context, train: Any, evaluate: Any, data_quality: Any) 
 def _gate_step(ctx: _Context, evaluate: Any, report: Any, register: Any) -> Any:
     sdk, gate = ctx.sdk, ctx.env.quality_gate
     value = sdk.JsonGet(step_name=evaluate.name, property_file=report, json_path=gate_metric_path(ctx.env))
-    threshold = ctx.parameters[METRIC_THRESHOLD]
+    threshold = ctx.parameters.get(METRIC_THRESHOLD, gate.threshold)
     if gate.direction == "higher":
         condition = sdk.ConditionGreaterThanOrEqualTo(left=value, right=threshold)
         verdict = "is below the threshold"

@@ -162,18 +162,46 @@ def test_parameter_defaults_come_from_the_environment(
     assert defaults["ProcessingInstanceCount"] == env.processing.instance_count
     assert defaults["TrainingInstanceType"] == env.training.instance_type
     assert defaults["TrainingInstanceCount"] == env.training.instance_count
-    assert defaults["MetricThreshold"] == env.quality_gate.threshold
-    assert parameters["MetricThreshold"]["Type"] == "Float"
-    expected_status = "PendingManualApproval"
-    assert defaults["ModelApprovalStatus"] == expected_status
+    if env.approval_mode == "auto":
+        assert defaults["MetricThreshold"] == env.quality_gate.threshold
+        assert parameters["MetricThreshold"]["Type"] == "Float"
+    else:
+        assert "MetricThreshold" not in parameters  # a run cannot lower the bar the approver relies on
+    assert "ModelApprovalStatus" not in parameters  # registration is always pending (issue 12)
     for key, value in env.training.hyperparameters.items():
         name = pd_.hyperparameter_parameter_name(key)
         assert (parameters[name]["Type"], defaults[name]) == ("String", value)
 
 
+def _gate_threshold(definition: dict[str, Any]) -> Any:
+    right = _steps(definition)[CHECK_QUALITY]["Arguments"]["Conditions"][0]["RightValue"]
+    return _parameters(definition)["MetricThreshold"]["DefaultValue"] if isinstance(right, dict) else right
+
+
+def test_manual_environments_gate_on_the_configured_threshold_as_a_literal(
+    definitions: dict[str, dict[str, Any]]
+) -> None:
+    # Literal expectations from config/environments.yaml: staging 0.92, prod 0.95 (approval_mode manual).
+    for name, threshold in (("staging", 0.92), ("prod", 0.95)):
+        steps = _steps(definitions[name])
+        assert steps[CHECK_QUALITY]["Arguments"]["Conditions"][0]["RightValue"] == threshold
+        assert threshold in steps[FAIL]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    assert _steps(definitions["dev"])[CHECK_QUALITY]["Arguments"]["Conditions"][0]["RightValue"] == {
+        "Get": "Parameters.MetricThreshold"
+    }
+
+
+@pytest.mark.parametrize("env_name", ["dev", "staging", "prod"])
+def test_registration_status_is_pending_and_not_a_parameter(
+    definitions: dict[str, dict[str, Any]], env_name: str
+) -> None:
+    assert _steps(definitions[env_name])[REGISTER_STEP]["Arguments"]["ModelApprovalStatus"] == "PendingManualApproval"
+    assert "ModelApprovalStatus" not in _parameters(definitions[env_name])
+
+
 def test_environments_differ_in_thresholds_and_instance_types(definitions: dict[str, dict[str, Any]]) -> None:
     # Guards the test above against passing on identical environments.
-    thresholds = {name: _parameters(d)["MetricThreshold"]["DefaultValue"] for name, d in definitions.items()}
+    thresholds = {name: _gate_threshold(d) for name, d in definitions.items()}
     instances = {name: _parameters(d)["TrainingInstanceType"]["DefaultValue"] for name, d in definitions.items()}
     assert len(set(thresholds.values())) == 3
     assert len(set(instances.values())) >= 2
@@ -238,7 +266,7 @@ def test_roles_images_and_group_come_from_naming(
     roles = {step["Arguments"]["RoleArn"] for step in all_steps if "RoleArn" in step["Arguments"]}
     assert roles == {names.execution_role_arn}
     assert register["InferenceSpecification"]["SupportedContentTypes"] == ["text/csv", "application/json"]
-    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert register["ModelApprovalStatus"] == "PendingManualApproval"
 
 
 def test_step_outputs_are_written_per_execution_under_the_artifacts_bucket(
@@ -307,7 +335,7 @@ def test_higher_is_better_metric_passes_at_or_above_the_threshold(definitions: d
     message = steps[FAIL]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
     assert message[0] == "Quality gate failed: auc"
     assert "is below the threshold" in message
-    assert {"Get": "Parameters.MetricThreshold"} in message
+    assert 0.95 in message  # prod's approval is manual: its threshold is a literal
     assert any(isinstance(v, dict) and "Std:JsonGet" in v for v in message)
 
 
