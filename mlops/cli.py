@@ -88,7 +88,7 @@ def _pipeline_run(args: argparse.Namespace) -> int:
 
     env = load_environment(args.env)
     definition = build_pipeline_definition(env, image_tag=args.image_tag)
-    overrides = runs.parse_parameter_overrides(args.param, definition)
+    overrides = runs.parse_parameter_overrides(args.param, definition, env)
     target = aws_target(env, args)
     sm = client("sagemaker", target)
     started = runs.run_pipeline(sm, client("s3", target), env, definition, overrides)

@@ -13,7 +13,13 @@ from botocore.exceptions import ClientError
 from config.naming import Names
 from config.settings import EnvironmentConfig
 from mlops.errors import ExecutionFailedError, RunError
-from pipelines.definition import DEFAULT_DATASET_PREFIX, INPUT_DATA_URL, default_input_uri, render_definition
+from pipelines.definition import (
+    DEFAULT_DATASET_PREFIX,
+    INPUT_DATA_URL,
+    default_input_uri,
+    render_definition,
+    run_parameter_refusal,
+)
 
 TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
 FAILED_STATUSES = frozenset({"Failed", "Stopped"})
@@ -50,8 +56,14 @@ def definition_parameters(definition: Mapping[str, Any]) -> dict[str, Any]:
     return {item["Name"]: item.get("DefaultValue") for item in definition.get("Parameters", [])}
 
 
-def parse_parameter_overrides(pairs: Sequence[str], definition: Mapping[str, Any]) -> dict[str, str]:
-    """`["K=V", ...]` -> {K: V}; K must be a parameter of the definition, each K given once."""
+def parse_parameter_overrides(
+    pairs: Sequence[str], definition: Mapping[str, Any], env: EnvironmentConfig | None = None
+) -> dict[str, str]:
+    """`["K=V", ...]` -> {K: V}; K must be a parameter of the definition, each K given once.
+
+    With `env`, a parameter a run may not set there (the approval status, a manual environment's gate
+    threshold) is refused with the reason rather than as merely unknown.
+    """
     known = definition_parameters(definition)
     overrides: dict[str, str] = {}
     for pair in pairs:
@@ -59,6 +71,9 @@ def parse_parameter_overrides(pairs: Sequence[str], definition: Mapping[str, Any
         name = name.strip()
         if not separator or not name:
             raise RunError(f"--param {pair!r}: expected NAME=VALUE")
+        refusal = run_parameter_refusal(env, name) if env is not None else None
+        if refusal is not None:
+            raise RunError(refusal)
         if name not in known:
             raise RunError(f"--param {name!r}: not a pipeline parameter; known: {', '.join(known)}")
         if name in overrides:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from config.arns import arn
 from mlops.local.cache import CacheEntry, StepCache, cache_key, expire_after, input_digests, input_uris
 from mlops.local.errors import LocalModeError, PipelineFailedError, StepFailedError, UnsupportedDefinitionError
 from mlops.local.expressions import (
@@ -259,7 +260,7 @@ class Executor:
 
     def _scope(self, parameters: Mapping[str, Any], started: str) -> Scope:
         s = self.settings
-        pipeline_arn = f"arn:aws:sagemaker:{s.region}:{s.account}:pipeline/{s.pipeline_name.lower()}"
+        pipeline_arn = arn("sagemaker", f"pipeline/{s.pipeline_name.lower()}", region=s.region, account=s.account)
         return Scope(
             parameters=parameters,
             execution={

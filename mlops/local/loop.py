@@ -62,6 +62,7 @@ from pipelines.definition import (
     default_input_uri,
     gate_metric_path,
     parameter_defaults,
+    run_parameter_refusal,
 )
 
 DEFINITION_FILE = "definition.json"
@@ -161,6 +162,8 @@ class LocalRun:
         overrides = {}
         for pair in self.options.params:
             name, _, value = pair.partition("=")
+            if (refusal := run_parameter_refusal(env, name.strip())) is not None:
+                raise LocalModeError(refusal)  # the approval gate is not a run's choice (issue 12)
             if name.strip() in overrides:
                 raise LocalModeError(f"--param {name.strip()!r} given twice")
             overrides[name.strip()] = value
@@ -266,9 +269,10 @@ class LocalRun:
             note(f"version {version} registered as {registered.properties.get('ModelApprovalStatus')}")
             return
         outcome = apply_approval(self.work, sm, provisioned.group, arn, mode=self.env.approval_mode,
-                                 metric=gate.metric, direction=gate.direction, json_path=gate_metric_path(self.env))
+                                 metric=gate.metric, direction=gate.direction, json_path=gate_metric_path(self.env),
+                                 command=f"mlops local run --env {self.env.name} execution {self.execution_id}")
         self.summary.approval = {"version": outcome.version, "status": outcome.status,
-                                 "reason": outcome.decision.reason, "metric": outcome.metric}
+                                 "reason": outcome.decision.reason, "metric": outcome.metric, "audit": outcome.audit}
         self.summary.registered["status"] = outcome.status
         if outcome.status == registry.PENDING:
             self.summary.approve_command = _approve_command(self.env.name, version, self.work.root)

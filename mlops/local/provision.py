@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from config.arns import arn
 from config.naming import Names
 from config.settings import EnvironmentConfig
 from mlops.local.local_aws import LocalAws
@@ -38,7 +39,7 @@ def provision(aws: LocalAws, env: EnvironmentConfig) -> Provisioned:
                                  Attributes={"DisplayName": f"{env.project} {env.name} alerts"})["TopicArn"])
     existing = {(sub["Protocol"], sub["Endpoint"])
                 for sub in sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])}
-    queue_arn = f"arn:aws:sqs:{aws.region}:{aws.account}:{names.stack(ALERTS_QUEUE_SUFFIX)}"
+    queue_arn = arn("sqs", names.stack(ALERTS_QUEUE_SUFFIX), region=aws.region, account=aws.account)
     queue_url = ensure_queue(sqs, queue_arn)
     wanted = [("email", email) for email in env.alerts.emails] + [("sqs", queue_arn)]
     for protocol, endpoint in wanted:

@@ -102,8 +102,11 @@ def seed_registry(aws: LocalAws, document: Mapping[str, Any], source: Path) -> N
                 f"{source}: re-creating {package['ModelPackageArn']} gave {arn}; versions must be complete and in order"
             )
         if package.get("ApprovalDescription"):
+            # moto's update replaces the metadata it is not given: pass the audit record back too.
             sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=package["ModelApprovalStatus"],
-                                    ApprovalDescription=package["ApprovalDescription"])
+                                    ApprovalDescription=package["ApprovalDescription"],
+                                    **({"CustomerMetadataProperties": package["CustomerMetadataProperties"]}
+                                       if package.get("CustomerMetadataProperties") else {}))
         created = package.get("CreationTime")
         if created:
             modified = package.get("LastModifiedTime")

@@ -155,3 +155,14 @@ def test_cli_process_talks_to_a_local_endpoint_and_waits_without_step_listing(
         f"error: model package group '{Names.of(dev).model_package_group}' does not exist "
         "(is the registry stack deployed?)"
     )
+
+
+def test_pipeline_run_refuses_the_approval_bypass_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # Refused before any AWS call: no endpoint is needed.
+    assert main(["pipeline", "run", "--env", "staging", "--param", "ModelApprovalStatus=Approved",
+                 "--param", "MetricThreshold=0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --param ModelApprovalStatus: not a pipeline parameter")
+    assert len(err.strip().splitlines()) == 1
+    assert main(["pipeline", "run", "--env", "prod", "--param", "MetricThreshold=0"]) == 1
+    assert "quality gate is fixed at auc 0.95" in capsys.readouterr().err

@@ -123,3 +123,19 @@ def test_failure_message_names_the_failed_step() -> None:
     assert runs.failure_message(state) == (
         "pipeline execution Failed: step Fail failed: Quality gate failed: auc 0.81 is below the threshold 0.9"
     )
+
+
+def test_a_run_cannot_choose_the_approval_status_or_lower_a_manual_gate(
+    environments: dict[str, EnvironmentConfig]
+) -> None:
+    staging, dev_env = environments["staging"], environments["dev"]
+    with pytest.raises(RunError, match=r"^--param ModelApprovalStatus: not a pipeline parameter; every version is "
+                                       r"registered as PendingManualApproval"):
+        runs.parse_parameter_overrides(["ModelApprovalStatus=Approved"], DEFINITION, staging)
+    with pytest.raises(RunError, match="ModelApprovalStatus: not a pipeline parameter"):
+        runs.parse_parameter_overrides(["ModelApprovalStatus=Approved"], DEFINITION, dev_env)
+    with pytest.raises(RunError, match=r"^--param MetricThreshold: environment 'staging' has approval_mode manual, "
+                                       r"so its quality gate is fixed at auc 0.92"):
+        runs.parse_parameter_overrides(["MetricThreshold=0"], DEFINITION, staging)
+    # Auto-approval environments keep the threshold as a parameter (the approval step still compares).
+    assert runs.parse_parameter_overrides(["MetricThreshold=0.5"], DEFINITION, dev_env) == {"MetricThreshold": "0.5"}

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from config.arns import arn
 from mlops.local.expressions import Scope
 from mlops.local.jobs import Sandbox
 from mlops.local.workdir import WorkDir
@@ -33,7 +34,7 @@ class StepContext:
         return name[:JOB_NAME_LIMIT].rstrip("-")
 
     def arn(self, resource: str, name: str) -> str:
-        return f"arn:aws:sagemaker:{self.region}:{self.account}:{resource}/{name.lower()}"
+        return arn("sagemaker", f"{resource}/{name.lower()}", region=self.region, account=self.account)
 
 
 @dataclass
