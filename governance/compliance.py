@@ -30,24 +30,33 @@ REASONS: dict[str, str] = {
     f"{AWS}IAM5[Resource::*]": "Only actions without resource-level permissions (ecr:GetAuthorizationToken, "
     "cloudwatch:PutMetricData scoped by a namespace condition, read-only list/describe calls, EC2 ENI calls of "
     "VPC jobs) or explicit Deny statements use Resource '*'.",
-    f"{AWS}IAM5[Resource::arn:aws:s3:::{ANY}/*]": "Object-level access inside the project's own buckets, whose names "
+    f"{AWS}IAM5[Resource::arn:{ANY}:s3:::{ANY}/*]": "Object-level access inside the project's own buckets, whose names "
     "come from config/naming.py.",
-    f"{AWS}IAM5[Resource::arn:aws:sagemaker:{ANY}:processing-job/*]": "SageMaker names pipeline jobs itself "
+    f"{AWS}IAM5[Resource::arn:{ANY}:sagemaker:{ANY}:processing-job/*]": "SageMaker names pipeline jobs itself "
     "(pipelines-<execution>-<step>), so job ARNs are only known as a pattern within this account and region.",
-    f"{AWS}IAM5[Resource::arn:aws:sagemaker:{ANY}:training-job/*]": "SageMaker names pipeline jobs itself "
+    f"{AWS}IAM5[Resource::arn:{ANY}:sagemaker:{ANY}:training-job/*]": "SageMaker names pipeline jobs itself "
     "(pipelines-<execution>-<step>), so job ARNs are only known as a pattern within this account and region.",
-    f"{AWS}IAM5[Resource::arn:aws:sagemaker:{ANY}:model-package/{ANY}/*]": "Versions of the environment's one model "
+    f"{AWS}IAM5[Resource::arn:{ANY}:sagemaker:{ANY}:model-package/{ANY}/*]": "Versions of the environment's one model "
     "package group; version numbers are assigned at registration.",
-    f"{AWS}IAM5[Resource::arn:aws:sagemaker:{ANY}:pipeline/{ANY}/*]": "Executions of the environment's one pipeline; "
+    f"{AWS}IAM5[Resource::arn:{ANY}:sagemaker:{ANY}:pipeline/{ANY}/*]": "Executions of the environment's one pipeline; "
     "execution ids are assigned at start.",
-    f"{AWS}IAM5[Resource::arn:aws:ecr:{ANY}:repository/{ANY}-*]": "The project's own image repositories "
+    f"{AWS}IAM5[Resource::arn:{ANY}:ecr:{ANY}:repository/{ANY}-*]": "The project's own image repositories "
     "(<project>-<env>-<image>).",
-    f"{AWS}IAM5[Resource::arn:aws:ecr:{ANY}:*:repository/sagemaker-model-monitor-analyzer]": "The prebuilt Model "
+    f"{AWS}IAM5[Resource::arn:{ANY}:ecr:{ANY}:*:repository/sagemaker-model-monitor-analyzer]": "The prebuilt Model "
     "Monitor analyzer image lives in an AWS-owned account that differs per region.",
-    f"{AWS}IAM5[Resource::arn:aws:logs:{ANY}:log-group:/aws/sagemaker/*]": "SageMaker writes job and endpoint logs "
+    f"{AWS}IAM5[Resource::arn:{ANY}:logs:{ANY}:log-group:/aws/sagemaker/*]": "SageMaker writes job and endpoint logs "
     "to log groups under /aws/sagemaker/ whose streams it names.",
-    f"{AWS}IAM5[Resource::arn:aws:kms:{ANY}:key/*]": "The project key's id is assigned at creation; the boundary "
+    f"{AWS}IAM5[Resource::arn:{ANY}:kms:{ANY}:key/*]": "The project key's id is assigned at creation; the boundary "
     "caps KMS use to this account and region.",
+    f"{AWS}IAM5[Resource::arn:{ANY}:ec2:{ANY}:network-interface/*]": "Network interfaces of VPC jobs get their ids at "
+    "creation: creating one is scoped by the configured subnets and security groups named beside it, every later "
+    "call by ec2:Vpc and ec2:Subnet conditions.",
+    **{
+        f"{AWS}IAM5[Resource::arn:{ANY}:sagemaker:{ANY}:{kind}/{ANY}-*]": "The personas read only SageMaker "
+        "resources named with the environment's prefix (<project>-<env>-...)."
+        for kind in ("endpoint", "endpoint-config", "model", "monitoring-schedule", "data-quality-job-definition",
+                     "model-quality-job-definition")
+    },
     f"{AWS}CB3": "The image build runs `docker build`, which needs CodeBuild's privileged mode; the project "
     "builds only this repository's Dockerfiles.",
     f"{NIST}IAMNoInlinePolicy": "The inline policy is the least-privilege grant CDK generates for the construct "

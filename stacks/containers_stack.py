@@ -165,9 +165,7 @@ class ContainersStack(cdk.Stack):
             f"{AWS}IAM5[Action::kms:GenerateDataKey*]",
             f"{AWS}IAM5[Action::kms:ReEncrypt*]",
             # CodeBuild's own grants; cdk.json's feature flags render the partition literally.
-            f"{AWS}IAM5[Resource::arn:aws:codebuild:{names.region}:{names.account}:report-group/"
-            "<ImageBuild30B7C98D>-*]",
-            f"{AWS}IAM5[Resource::arn:aws:logs:{names.region}:{names.account}:log-group:"
-            f"/aws/codebuild/<ImageBuild30B7C98D>:*]",
+            f"{AWS}IAM5[Resource::{names.arn('codebuild', 'report-group/')}<ImageBuild30B7C98D>-*]",
+            f"{AWS}IAM5[Resource::{names.arn('logs', 'log-group:')}/aws/codebuild/<ImageBuild30B7C98D>:*]",
         )
         cdk.CfnOutput(self, "ImageBuildProject", value=self.build_project.project_name)

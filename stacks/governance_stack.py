@@ -12,6 +12,7 @@ from config.naming import BUCKET_PURPOSES, Names
 from config.settings import EnvironmentConfig
 from governance.compliance import AWS, NIST, acknowledge, acknowledge_policy_wildcards
 from governance.policies import PERSONAS, execution_role_policy, permission_boundary, persona_policy
+from governance.trust import persona_trust_policy, session_hours
 from stacks.constructs.secure_bucket import Retention, SecureBucket, access_log_bucket
 
 # Captured requests and monitoring reports are evidence, kept a year; data and artifacts stay until deleted.
@@ -81,7 +82,7 @@ class GovernanceStack(cdk.Stack):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Runs the pipeline's SageMaker jobs; scoped to this environment's buckets, key and resources",
         )
-        execution_document = execution_role_policy(names, self.key.key_arn, vpc=env_config.vpc is not None)
+        execution_document = execution_role_policy(names, self.key.key_arn, vpc=env_config.vpc)
         execution_policy = iam.ManagedPolicy(
             self,
             "ExecutionPolicy",
@@ -117,11 +118,17 @@ class GovernanceStack(cdk.Stack):
                 f"{construct_name}Role",
                 role_name=names.persona_role(persona),
                 description=f"{persona} persona of {names.prefix}",
+                # Replaced below by the trust policy built from config (CDK's principals cannot carry
+                # a condition per principal kind).
                 assumed_by=iam.AccountPrincipal(names.account),
                 permissions_boundary=self.boundary,
                 managed_policies=[policy],
-                max_session_duration=cdk.Duration.hours(4),
+                max_session_duration=cdk.Duration.hours(session_hours(persona)),
             )
+            trust = persona_trust_policy(persona, names, env_config.personas[persona])
+            cfn_role = role.node.default_child
+            assert isinstance(cfn_role, iam.CfnRole)
+            cfn_role.add_property_override("AssumeRolePolicyDocument", trust)
             self.personas[persona] = role
 
         cdk.CfnOutput(self, "KeyArn", value=self.key.key_arn)

@@ -24,13 +24,14 @@ def registry_resource_policy(names: Names, trusted_accounts: tuple[str, ...]) ->
     """The group's resource policy: trusted accounts may read it, nothing more; None when none are trusted."""
     if not trusted_accounts:
         return None
+    roots = [names.arn("iam", "root", account=account, global_service=True) for account in trusted_accounts]
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Sid": "TrustedAccountsReadTheRegistry",
                 "Effect": "Allow",
-                "Principal": {"AWS": [f"arn:aws:iam::{account}:root" for account in trusted_accounts]},
+                "Principal": {"AWS": roots},
                 "Action": CROSS_ACCOUNT_READ_ACTIONS,
                 "Resource": [names.model_package_group_arn, names.model_packages_arn_pattern],
             }

@@ -197,3 +197,57 @@ def test_only_prod_stacks_have_termination_protection(synthesized_app: Synthesiz
         "mlops-kit-staging-governance": False,
         "mlops-kit-prod-governance": True,
     }
+
+
+# --- persona trust (issue 12): principals from config, MFA for people, the approver narrowest ---------
+
+SSO_PATH = "role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_"
+
+
+def _roles(template: Template) -> dict[str, dict[str, Any]]:
+    return {r["Properties"]["RoleName"]: r["Properties"] for r in _resources(template, "AWS::IAM::Role").values()}
+
+
+def test_staging_persona_roles_trust_exactly_the_configured_principals(
+    synthesized_app: SynthesizedApp, environments: dict[str, EnvironmentConfig]
+) -> None:
+    roles = _roles(_governance(synthesized_app, environments["staging"]))
+    sso = {
+        "Sid": "IdentityCenterPermissionSets", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::222222222222:root"}, "Action": "sts:AssumeRole",
+    }
+    assert roles["mlops-kit-staging-data-scientist"]["AssumeRolePolicyDocument"] == {
+        "Version": "2012-10-17",
+        "Statement": [{**sso, "Condition": {"ArnLike": {"aws:PrincipalArn": [
+            f"arn:aws:iam::222222222222:{SSO_PATH}MlopsKitDataScientist_*"]}}}],
+    }
+    engineer = roles["mlops-kit-staging-ml-engineer"]["AssumeRolePolicyDocument"]["Statement"]
+    assert engineer[1] == {
+        "Sid": "IamRoles", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": ["arn:aws:iam::111111111111:role/mlops-kit-ci"]}},
+    }
+    approver = roles["mlops-kit-staging-model-approver"]
+    assert approver["AssumeRolePolicyDocument"]["Statement"][1] == {
+        "Sid": "IamUsersWithMfa", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "ArnEquals": {"aws:PrincipalArn": ["arn:aws:iam::222222222222:user/release-manager"]},
+            "Bool": {"aws:MultiFactorAuthPresent": "true"},
+            "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"},
+        },
+    }
+    assert approver["MaxSessionDuration"] == 3600
+    assert roles["mlops-kit-staging-auditor"]["MaxSessionDuration"] == 4 * 3600
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_no_persona_role_trusts_an_account_without_a_condition(
+    synthesized_app: SynthesizedApp, environments: dict[str, EnvironmentConfig], name: str
+) -> None:
+    names = Names.of(environments[name])
+    roles = _roles(_governance(synthesized_app, environments[name]))
+    for persona in ("data-scientist", "ml-engineer", "model-approver", "auditor"):
+        for statement in roles[names.persona_role(persona)]["AssumeRolePolicyDocument"]["Statement"]:
+            assert "aws:PrincipalArn" in json.dumps(statement["Condition"]), (persona, statement)
+            assert statement["Action"] == "sts:AssumeRole"

@@ -51,9 +51,14 @@ def test_registry_has_the_group_and_an_approval_rule(
     template.has_resource_properties(
         "AWS::SageMaker::ModelPackageGroup", {"ModelPackageGroupName": names.model_package_group}
     )
-    template.has_resource_properties(
-        "AWS::Events::Rule", {"EventPattern": approval_event_pattern(names), "State": "ENABLED"}
-    )
+    # Written out, not rebuilt with approval_event_pattern(): the test must see a wrong pattern.
+    expected = {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {"ModelPackageGroupName": [f"mlops-kit-{name}-models"], "ModelApprovalStatus": ["Approved"]},
+    }
+    template.has_resource_properties("AWS::Events::Rule", {"EventPattern": expected, "State": "ENABLED"})
+    assert approval_event_pattern(names) == expected
 
 
 def _group_policy(template: Template) -> Any:
@@ -68,7 +73,7 @@ def test_registry_is_readable_by_exactly_the_trusted_accounts(
     prod = environments["prod"]
     policy = _group_policy(_template(synthesized_app, prod, "registry"))
     (statement,) = policy["Statement"]
-    assert statement["Principal"]["AWS"] == [f"arn:aws:iam::{a}:root" for a in prod.trusted_accounts]
+    assert statement["Principal"]["AWS"] == ["arn:aws:iam::111111111111:root", "arn:aws:iam::222222222222:root"]
     assert all(action.startswith(("sagemaker:Describe", "sagemaker:List")) for action in statement["Action"])
 
 
@@ -105,7 +110,21 @@ def test_image_build_is_encrypted_and_pushes_the_tag_the_pipeline_names(
     assert project["Environment"]["PrivilegedMode"] is True
     buildspec = json.loads(project["Source"]["BuildSpec"])
     commands = buildspec["phases"]["build"]["commands"]
-    assert commands == build_commands(names, source_tag())
+    # Written out, not rebuilt with build_commands(): the test must see a wrong command.
+    tag = source_tag()
+    registry = f"{env.account}.dkr.ecr.eu-west-1.amazonaws.com"
+    expected = [
+        f"aws ecr get-login-password --region eu-west-1 | docker login --username AWS --password-stdin {registry}"
+    ]
+    for image in ("training", "inference", "monitor"):
+        uri = f"{registry}/mlops-kit-{name}-{image}:{tag}"
+        expected.append(
+            f"if aws ecr describe-images --repository-name mlops-kit-{name}-{image} --image-ids imageTag={tag} "
+            f'>/dev/null 2>&1; then echo "{uri} exists"; '
+            f"else docker build -f containers/{image}/Dockerfile -t {uri} . && docker push {uri}; fi"
+        )
+    assert commands == expected
+    assert build_commands(names, tag) == expected
     definition = json.dumps(build_pipeline_definition(env, image_tag=source_tag()))
     for image in ("training", "inference"):
         uri = names.image_uri(image, source_tag())
