@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ParamValidationError
 
+from config.settings import REGISTERED_APPROVAL_STATUS
 from mlops.local.jobs import JobFailed
 from mlops.local.steps.context import StepContext, StepResult
 
@@ -23,6 +24,13 @@ def run_register_model_step(step: Mapping[str, Any], arguments: Mapping[str, Any
     sm = ctx.sagemaker()
     request = _without_nulls(dict(arguments))
     group = request.get("ModelPackageGroupName")
+    status = request.get("ModelApprovalStatus")
+    if status != REGISTERED_APPROVAL_STATUS:
+        # The execution role may only register pending versions (governance/execution_role.py): SageMaker
+        # answers AccessDenied to any other status, or none, and so does local mode (e.g. on --resume of
+        # a run recorded before registration became pending-only).
+        raise JobFailed(f"CreateModelPackage: AccessDenied: the execution role may only register versions as "
+                        f"{REGISTERED_APPROVAL_STATUS}, not {status!r}", "client")
     try:
         if group:
             groups = sm.list_model_package_groups(NameContains=str(group)).get("ModelPackageGroupSummaryList", [])
