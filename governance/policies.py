@@ -7,7 +7,7 @@ They are pure functions of the environment's names, so tests can evaluate them a
 from __future__ import annotations
 
 from config.naming import Names
-from config.settings import PERSONAS
+from config.settings import APPROVER, PERSONAS
 from governance.documents import (
     APPROVAL_ACTIONS,
     REGISTRATION_ACTIONS,
@@ -186,13 +186,18 @@ def permission_boundary(names: Names, key_arn: str) -> PolicyDocument:
     """The ceiling for every persona role: the union of what the personas are granted, nothing more.
 
     Anything attached to a persona role later (even an AWS managed admin policy) stays capped by this,
-    and the denies hold whatever is attached.
+    and the denies hold whatever is attached. The union would let every persona approve (the approver
+    may), so approval is capped to the approver role's own principal: a second layer behind each other
+    persona's explicit deny.
     """
+    approver_role = names.arn("iam", f"role/{names.persona_role(APPROVER)}", global_service=True)
     allowed: list[Statement] = []
     for persona in PERSONAS:
         for statement in persona_policy(persona, names, key_arn)["Statement"]:
             if statement["Effect"] == "Allow":
                 merged = {**statement, "Sid": f"{statement['Sid']}{len(allowed)}"}
+                if statement["Action"] == APPROVAL_ACTIONS:
+                    merged["Condition"] = {"StringEquals": {"aws:PrincipalArn": approver_role}}
                 if not any(
                     s["Action"] == statement["Action"] and s["Resource"] == statement["Resource"] for s in allowed
                 ):

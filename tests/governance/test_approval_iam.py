@@ -96,14 +96,22 @@ def test_a_broad_policy_attached_to_the_execution_role_still_cannot_approve(
         assert PermissionResult.DENIED in results, action
 
 
-def _effective(identity: list[dict[str, Any]], boundary: dict[str, Any], action: str, resource: str) -> bool:
+def _effective(identity: list[dict[str, Any]], boundary: dict[str, Any] | None, action: str, resource: str,
+               principal: str | None = None) -> bool:
     """IAM's rule for a role with a boundary: an explicit Deny anywhere wins; otherwise some identity
-    policy and the boundary must both allow."""
-    identity_results = [_evaluate(doc, action, resource) for doc in identity]
-    boundary_result = _evaluate(boundary, action, resource)
+    policy and the boundary (when there is one) must both allow. `principal` is the caller's
+    aws:PrincipalArn (moto evaluates StringEquals on it)."""
+    context = {"aws:PrincipalArn": principal} if principal else {}
+    identity_results = [_evaluate(doc, action, resource, **context) for doc in identity]
+    boundary_result = PermissionResult.PERMITTED if boundary is None else _evaluate(boundary, action, resource,
+                                                                                     **context)
     if PermissionResult.DENIED in (*identity_results, boundary_result):
         return False
     return PermissionResult.PERMITTED in identity_results and boundary_result == PermissionResult.PERMITTED
+
+
+def _role(names: Names, persona: str) -> str:
+    return f"arn:aws:iam::{names.account}:role/{names.persona_role(persona)}"
 
 
 def test_the_data_scientists_own_deny_stops_approval_under_a_later_admin_policy(
@@ -113,11 +121,18 @@ def test_the_data_scientists_own_deny_stops_approval_under_a_later_admin_policy(
     data_scientist = _synthesized_policy(synthesized_app, names, f"{names.persona_role('data-scientist')}-policy")
     boundary = _synthesized_policy(synthesized_app, names, names.permission_boundary)
     package = _package(names)
-    # The boundary is the union of the personas, so it lets the approver approve: for the data scientist
-    # it is the explicit deny in their own policy that holds once an admin policy is attached.
-    assert not _effective([data_scientist, ADMIN], boundary, "sagemaker:UpdateModelPackage", package)
-    assert any(s["Effect"] == "Deny" and "sagemaker:UpdateModelPackage" in s["Action"]
-               for s in data_scientist["Statement"])
+    # Layer 1, the data scientist's own explicit deny: it holds under an admin policy even without
+    # the boundary (this fails if the deny is removed; see the next test).
+    assert not _effective([data_scientist, ADMIN], None, "sagemaker:UpdateModelPackage", package)
+    assert not _effective([data_scientist, ADMIN], boundary, "sagemaker:UpdateModelPackage", package,
+                          _role(names, "data-scientist"))
+    # Layer 2, the boundary: its union includes the approver's right, capped to the approver's principal.
+    weakened = {**data_scientist, "Statement": [s for s in data_scientist["Statement"]
+                                                if "sagemaker:UpdateModelPackage" not in s["Action"]]}
+    assert not _effective([weakened, ADMIN], boundary, "sagemaker:UpdateModelPackage", package,
+                          _role(names, "data-scientist"))
+    approver = _synthesized_policy(synthesized_app, names, f"{names.persona_role('model-approver')}-policy")
+    assert _effective([approver], boundary, "sagemaker:UpdateModelPackage", package, _role(names, "model-approver"))
     # ... and the boundary caps everything the admin policy adds beyond the personas' union.
     for action, resource in (("ec2:RunInstances", "*"), ("iam:CreateRole", "*"), ("sagemaker:CreateModelPackage",
                                                                                    package)):
@@ -127,14 +142,21 @@ def test_the_data_scientists_own_deny_stops_approval_under_a_later_admin_policy(
 
 
 def test_the_deny_test_above_can_fail() -> None:
-    # The same evaluation with the data scientist's deny removed allows approval: the test above would fail.
+    # With the data scientist's deny removed, an admin policy allows approval (the first assertion above
+    # would fail), and so would a boundary that did not cap approval to the approver.
     names = Names(project="mlops-kit", env="dev", account="111111111111", region="eu-west-1")
     data_scientist = persona_policy("data-scientist", names, KEY_ARN)
     weakened = {**data_scientist, "Statement": [s for s in data_scientist["Statement"]
                                                 if s["Sid"] != "OnlyTheApproverApproves"]}
+    assert _effective([weakened, ADMIN], None, "sagemaker:UpdateModelPackage", _package(names))
     boundary = permission_boundary(names, KEY_ARN)
-    assert _effective([weakened, ADMIN], boundary, "sagemaker:UpdateModelPackage", _package(names))
-    assert not _effective([data_scientist, ADMIN], boundary, "sagemaker:UpdateModelPackage", _package(names))
+    uncapped = {**boundary, "Statement": [{k: v for k, v in s.items() if k != "Condition"}
+                                          if s["Action"] == ["sagemaker:UpdateModelPackage"] else s
+                                          for s in boundary["Statement"]]}
+    assert _effective([weakened, ADMIN], uncapped, "sagemaker:UpdateModelPackage", _package(names),
+                      _role(names, "data-scientist"))
+    assert not _effective([weakened, ADMIN], boundary, "sagemaker:UpdateModelPackage", _package(names),
+                          _role(names, "data-scientist"))
 
 
 # --- VPC jobs: network interfaces only in the configured VPC and subnets --------------------------
