@@ -23,7 +23,7 @@ default application/json as in the SageMaker inference toolkit; text/* -> CSV, a
     Floats are written with repr (shortest text that reads back to the same float64).
 
 Errors: JSON `{"error": "...", "row": i, "column": "name"}` (row/column when known):
-    400 malformed CSV/JSON, wrong column count, non-numeric or infinite value in a numeric feature,
+    400 malformed HTTP, CSV or JSON, wrong column count, non-numeric or infinite value in a numeric feature,
         empty body, non-UTF-8 body, rows the estimator refuses; 404/405 wrong path/method;
     406 unsupported Accept; 408 request head (line + headers) not complete within the header timeout
     (a connection that sent nothing is closed without an answer); 413 body over the limit;

@@ -68,6 +68,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if data:
             super().data_received(data)
 
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn's answer to what httptools cannot parse, in our JSON error shape.
+        self._refuse(400, f"malformed HTTP request: {msg}")
+
     # -- parser callbacks ----------------------------------------------------------------------
     def on_message_begin(self) -> None:
         super().on_message_begin()

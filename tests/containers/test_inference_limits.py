@@ -183,3 +183,17 @@ def test_an_idle_keep_alive_connection_is_not_cut_by_the_head_timeout(bounded_se
         sock.settimeout(WAIT_S)
         sock.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
         assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"NOT HTTP AT ALL\r\n\r\n",
+    b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+    b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    b"GET /ping HTTP/1.1\r\nBad Header\r\n\r\n",
+], ids=["garbage", "huge content-length", "two content-lengths", "header without colon"])
+def test_a_request_httptools_cannot_parse_gets_a_json_400(bounded_server: ServerProcess, request_bytes: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", bounded_server.port), timeout=WAIT_S) as sock:
+        sock.sendall(request_bytes)
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert json_error(answer).startswith("malformed HTTP request")
