@@ -118,6 +118,9 @@ def test_accept_header_picks_the_response_type(server: ServerProcess, accept: st
         (b'[{"a": 1, "size": 2}]', {"Content-Type": "application/json"}, 400, "unknown feature", 0, "size"),
         (b'[[1, 2, 3, {"x": 1}]]', {"Content-Type": "application/json"}, 400, "color", 0, "color"),
         (b"\xff\xfe,1,2,3", {"Content-Type": "text/csv"}, 400, "UTF-8", None, None),
+        (b"[[" + b"7" * 5000 + b', 2, 3, "red"]]', {"Content-Type": "application/json"}, 400, "4300 digits", None,
+         None),
+        (b"1e308,1.7976931348623157E308,1e400,red\n", {"Content-Type": "text/csv"}, 400, "finite", 0, "c"),
     ],
 )
 def test_bad_requests_get_their_status_and_a_json_error(server: ServerProcess, body: bytes, headers: dict[str, str],
@@ -161,9 +164,11 @@ header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126
         st.binary(max_size=300),
         st.lists(st.lists(st.one_of(st.floats(allow_nan=True), st.text(max_size=5), st.none(), st.integers()),
                           max_size=6), max_size=4).map(lambda v: json.dumps(v).encode()),
-        st.lists(st.lists(st.sampled_from(["", "1", "-2.5", "red", "1e400", "nan", '"', "x,y"]), min_size=3,
+        st.lists(st.lists(st.sampled_from(["", "1", "-2.5", "red", "1e400", "nan", '"', "x,y", "1.0E10", "-0",
+                                           "1.7976931348623157E308", "\r", "日本", "9" * 5000]), min_size=3,
                           max_size=5), min_size=1, max_size=4).map(
             lambda rows: "\n".join(",".join(r) for r in rows).encode()),
+        st.integers(4000, 6000).map(lambda digits: b'{"instances": [[' + b"9" * digits + b', 1, 2, "red"]]}'),
     ),
     content_type=st.one_of(st.sampled_from(["text/csv", "application/json", "text/csv; charset=utf-8"]), header_text),
     accept=st.one_of(st.none(), st.sampled_from(["*/*", "text/csv", "application/json"]), header_text),
