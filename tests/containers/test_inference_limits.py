@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from containers.inference.settings import ServingSettings
+from containers.inference.settings import ServingSettings, SettingsError
 from tests.containers.conftest import ServerProcess
 
 MB = 1024 * 1024
@@ -66,6 +66,15 @@ def test_defaults_are_sagemakers_6_mb_payload_and_bounded_heads() -> None:
     assert settings.max_header_bytes == 16 * 1024
     assert 0 < settings.header_timeout_s <= 60
     assert settings.timeout_s == 60
+
+
+@pytest.mark.parametrize(("name", "value"), [("SAGEMAKER_MAX_HEADER_SIZE_IN_KB", "big"),
+                                           ("SAGEMAKER_MAX_HEADER_SIZE_IN_KB", "0"),
+                                           ("SAGEMAKER_HEADER_READ_TIMEOUT", "-1"),
+                                           ("SAGEMAKER_HEADER_READ_TIMEOUT", "soon")])
+def test_a_bad_head_bound_is_refused_by_name(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"{name}='{value}'"):
+        ServingSettings.from_env({name: value})
 
 
 def test_default_server_refuses_a_body_just_over_6_mb_and_advertises_6(default_server: ServerProcess) -> None:
