@@ -92,13 +92,12 @@ def reference_batch(features: FeatureLayout, rows: list[list[Any]]) -> tuple[lis
 
 
 def reference_text(body: bytes) -> str:
+    if not body.strip():  # only ASCII whitespace: empty (a lone U+2028 is a value)
+        raise RefusedError("empty")
     try:
-        text = body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError:
         raise RefusedError("not UTF-8") from None
-    if not text.strip():
-        raise RefusedError("empty")
-    return text
 
 
 def reference_csv(body: bytes, features: FeatureLayout) -> tuple[list[list[float]], list[list[Any]]]:
