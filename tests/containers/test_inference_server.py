@@ -22,7 +22,7 @@ from containers.contracts.capture import parse_capture_line
 from containers.contracts.model_artifact import load_model_artifact, model_input_frame
 from tests.containers.conftest import ServerProcess, make_tabular_frame
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parent / "fixtures"  # copies of SageMaker capture files, see README there
 MAX_PAYLOAD_MB = "0.05"  # small, so the 413 checks need no big bodies
 CSV_HEADERS = {"Content-Type": "text/csv", "Accept": "text/csv"}
 CLIENTS, REQUESTS_PER_CLIENT = 6, 40
