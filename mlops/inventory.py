@@ -23,10 +23,14 @@ def stack_inventory(outdir: Path) -> dict[str, Counter[str]]:
     except (OSError, json.JSONDecodeError) as exc:
         raise AssemblyError(f"{manifest_path}: cannot read the cloud assembly ({exc}); run `cdk synth` first") from exc
     inventory: dict[str, Counter[str]] = {}
-    for name, artifact in manifest["artifacts"].items():
-        if artifact["type"] != "aws:cloudformation:stack":
+    for name, artifact in manifest.get("artifacts", {}).items():
+        if artifact.get("type") != "aws:cloudformation:stack":
             continue
-        template = json.loads((outdir / artifact["properties"]["templateFile"]).read_text())
+        template_path = outdir / artifact["properties"]["templateFile"]
+        try:
+            template = json.loads(template_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise AssemblyError(f"{template_path}: cannot read stack {name}'s template ({exc})") from exc
         inventory[name] = Counter(r["Type"] for r in template.get("Resources", {}).values())
     return inventory
 

@@ -23,15 +23,22 @@ default application/json as in the SageMaker inference toolkit; text/* -> CSV, a
     Floats are written with repr (shortest text that reads back to the same float64).
 
 Errors: JSON `{"error": "...", "row": i, "column": "name"}` (row/column when known):
-    400 malformed CSV/JSON, wrong column count, non-numeric or infinite value in a numeric feature,
+    400 malformed HTTP, CSV or JSON, wrong column count, non-numeric or infinite value in a numeric feature,
         empty body, non-UTF-8 body, rows the estimator refuses; 404/405 wrong path/method;
-    406 unsupported Accept; 413 body over the limit; 415 unsupported Content-Type;
+    406 unsupported Accept; 408 request head (line + headers) not complete within the header timeout
+    (a connection that sent nothing is closed without an answer); 413 body over the limit;
+    415 unsupported Content-Type; 431 request head over the header limit (408 and 431 then close);
     503 model not loaded; 504 request not finished within the timeout.
+    Values: a numeric feature is read as Python's float() reads it (Java's 1.0E10 too), NaN there is
+    missing; inf and non-numbers are 400, and so is a JSON integer of more than 4300 digits.
+    CSV lines end with LF, CRLF or CR as the csv module reads them; an empty line is a row.
 
 Environment
     SAGEMAKER_BIND_TO_PORT (8080), SAGEMAKER_BIND_TO_HOST (0.0.0.0; tests use 127.0.0.1),
     SM_MODEL_DIR (<SAGEMAKER_BASE_DIR or /opt/ml>/model), SAGEMAKER_MODEL_SERVER_WORKERS (one per core),
     SAGEMAKER_MODEL_SERVER_TIMEOUT (60 s per request), SAGEMAKER_MAX_PAYLOAD_IN_MB (6),
+    SAGEMAKER_MAX_HEADER_SIZE_IN_KB (16: request line + headers), SAGEMAKER_HEADER_READ_TIMEOUT (20 s from a
+    connection's start, or a later request's first byte, to the end of its head; idle keep-alive: 75 s),
     SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (application/json),
     MLOPS_BATCHING (true), MLOPS_BATCH_MAX_ROWS (256), MLOPS_BATCH_MAX_WAIT_MS (0: batch what is already
     readable, add no delay), MLOPS_CAPTURE_DIR (unset: no capture), MLOPS_CAPTURE_SAMPLING_PERCENT (100),

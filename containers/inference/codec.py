@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,11 +181,9 @@ def _all_numeric_csv(text: str, layout: FeatureLayout) -> RowBatch | None:
     """The vectorized path for numeric-only models: one split of the whole body and one C-level
     conversion, no Python loop per value. None when the body needs the general path (quotes,
     empty fields, a bad value to locate)."""
-    if layout.categorical or '"' in text:
+    if layout.categorical:
         return None
-    lines = text.replace("\r\n", "\n").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    lines = _plain_csv_lines(text)
     commas = len(layout.names) - 1
     if not lines or any(line.count(",") != commas for line in lines):
         return None
@@ -200,14 +199,27 @@ def _all_numeric_csv(text: str, layout: FeatureLayout) -> RowBatch | None:
     return RowBatch(numeric=numbers, categorical=np.empty((len(lines), 0), dtype=object))
 
 
-def _split_csv_rows(text: str) -> list[list[str]]:
+def _plain_csv_lines(text: str) -> list[str] | None:
+    """The lines of a body the csv module would read the same way by splitting (no quotes, no lone CR:
+    the common case, read without it); None for the rest."""
     if '"' in text:
-        # Quoted fields may hold commas or newlines: let the csv module read them.
-        return [row for row in csv.reader(io.StringIO(text)) if row]
-    lines = text.replace("\r\n", "\n").split("\n")
+        return None
+    text = text.replace("\r\n", "\n")
+    if "\r" in text:
+        return None
+    lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return [line.split(",") for line in lines]
+    return lines
+
+
+def _split_csv_rows(text: str) -> list[list[str]]:
+    lines = _plain_csv_lines(text)
+    if lines is not None:
+        return [line.split(",") for line in lines]
+    # Quoted fields may hold commas or line breaks: let the csv module read them. It gives an empty
+    # line no field; a split gives it one empty field (one missing value), as every line is a row.
+    return [row or [""] for row in csv.reader(io.StringIO(text))]
 
 
 def parse_csv(body: bytes, layout: FeatureLayout) -> RowBatch:
@@ -286,6 +298,10 @@ def parse_json(body: bytes, layout: FeatureLayout) -> RowBatch:
         raise BadRequestError(400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     except RecursionError:
         raise BadRequestError(400, "malformed JSON: nested too deeply") from None
+    except ValueError:
+        # Python refuses to convert integers longer than this (a quadratic-time guard) with a plain ValueError.
+        raise BadRequestError(
+            400, f"malformed JSON: an integer of more than {sys.get_int_max_str_digits()} digits") from None
     rows = _json_rows(document, layout)
     return _row_batch(layout, rows)
 

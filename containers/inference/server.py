@@ -1,9 +1,10 @@
-"""Runs the ASGI app under uvicorn (httptools parser, uvloop event loop), one process per worker."""
+"""Runs the ASGI app under uvicorn (httptools parser with head bounds, uvloop event loop), one process per worker."""
 
 from __future__ import annotations
 
 import uvicorn
 
+from containers.inference.protocol import BoundedHttpToolsProtocol
 from containers.inference.settings import ServingSettings
 
 APP = "containers.inference.app:create_app"
@@ -14,6 +15,7 @@ def serve(settings: ServingSettings) -> None:
     print(
         f"[inference] serving {settings.model_dir} on {settings.host}:{settings.port} with "
         f"{settings.workers} worker(s), timeout {settings.timeout_s:g}s, "
+        f"head <= {settings.max_header_bytes} B in {settings.header_timeout_s:g}s, "
         f"batching {'on' if settings.batch_enabled else 'off'}"
         + (f", capture to {settings.capture_dir}" if settings.capture_dir else ""),
         flush=True,
@@ -25,7 +27,7 @@ def serve(settings: ServingSettings) -> None:
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        http=BoundedHttpToolsProtocol,  # httptools, with bounds on header size and header read time
         lifespan="on",
         access_log=False,
         log_level="warning",

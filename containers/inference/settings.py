@@ -47,6 +47,8 @@ class ServingSettings:
     workers: int
     timeout_s: float
     max_payload_bytes: int
+    max_header_bytes: int
+    header_timeout_s: float
     default_accept: str
     model_dir: Path
     batch_enabled: bool
@@ -73,6 +75,9 @@ class ServingSettings:
             workers=int(_number(env, "SAGEMAKER_MODEL_SERVER_WORKERS", os.cpu_count() or 1, minimum=1)),
             timeout_s=_number(env, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60.0, minimum=0.001),
             max_payload_bytes=int(_number(env, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6.0, minimum=0.000001) * 1024 * 1024),
+            # Request line + headers; SageMaker's own front end allows far less (e.g. CustomAttributes <= 1 KB).
+            max_header_bytes=int(_number(env, "SAGEMAKER_MAX_HEADER_SIZE_IN_KB", 16.0, minimum=0.01) * 1024),
+            header_timeout_s=_number(env, "SAGEMAKER_HEADER_READ_TIMEOUT", 20.0, minimum=0.001),
             default_accept=default_accept,
             model_dir=Path(env.get("SM_MODEL_DIR", str(base / "model"))),
             batch_enabled=_flag(env, "MLOPS_BATCHING", True),

@@ -125,3 +125,28 @@ def test_chi_squared_survival_matches_scipy() -> None:
 
 def test_linfinity_counts_unseen_values_as_zero_frequency() -> None:
     assert linf_distance({"a": 5, "b": 5}, {"a": 5, "c": 5}) == 0.5
+
+
+def _with_thresholds(constraints: Constraints, numeric: float, categorical: float) -> Constraints:
+    """The suggested constraints with the thresholds a schedule sets from `monitoring.drift_threshold`."""
+    document = constraints.model_dump(mode="json")
+    distribution = document["monitoring_config"]["distribution_constraints"]
+    distribution["comparison_threshold"] = numeric
+    distribution["categorical_comparison_threshold"] = categorical
+    return Constraints.model_validate(document)
+
+
+def test_drift_is_judged_by_the_constraints_thresholds_not_the_suggested_0_1(
+    baseline: tuple[Statistics, Constraints],
+) -> None:
+    statistics, constraints = baseline
+    live = _frame(seed=3, shift=1.0).assign(city=_frame(seed=4, cities=(0.2, 0.3, 0.5))["city"])
+    distances = evaluate(live, constraints, statistics).drift
+    # Both drifts lie between the suggested 0.1 and a configured 0.45: no violation at 0.45 ...
+    assert 0.1 < distances["income"] < 0.45
+    assert 0.1 < distances["city"] < 0.45
+    assert _checks(evaluate(live, _with_thresholds(constraints, 0.45, 0.45), statistics).violations) == set()
+    # ... and at 0.2 both are violations that name 0.2, not 0.1.
+    strict = evaluate(live, _with_thresholds(constraints, 0.2, 0.2), statistics).violations
+    assert _checks(strict) == {("income", "baseline_drift_check"), ("city", "baseline_drift_check")}
+    assert all(v.description.endswith("exceeds threshold: 0.2") for v in strict)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 from moto.iam.access_control import IAMPolicy, PermissionResult
+from moto.sagemaker.responses import SageMakerResponse
 
 from config.naming import Names
 from config.settings import EnvironmentConfig
@@ -154,13 +156,36 @@ def _inference(names: Names, tag: str) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def installed_moto_extensions() -> Iterator[None]:
+    """moto_extensions.install() for one block: moto's classes are then put back as they were, so no
+    later test passes or fails because of a patch made here."""
+    before = dict(vars(SageMakerResponse))
+    moto_extensions.install()
+    try:
+        yield
+    finally:
+        for name in set(vars(SageMakerResponse)) - set(before):
+            delattr(SageMakerResponse, name)
+        for name, value in before.items():
+            if vars(SageMakerResponse).get(name) is not value:
+                setattr(SageMakerResponse, name, value)
+
+
+def test_the_moto_extension_is_undone_after_its_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(SageMakerResponse, "_determine_resource", raising=False)  # moto as shipped
+    with installed_moto_extensions():
+        assert hasattr(SageMakerResponse, "_determine_resource")
+    assert not hasattr(SageMakerResponse, "_determine_resource")
+
+
 @pytest.fixture
-def enforced(synthesized_app: SynthesizedApp, dev: Names, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+def enforced(synthesized_app: SynthesizedApp, dev: Names,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
     """Runs a scenario inside mock_aws with IAM enforcement after the setup calls."""
     monkeypatch.setenv("MOTO_ACCOUNT_ID", dev.account)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    moto_extensions.install()
 
     def run(scenario: Callable[[Enforced], None]) -> None:
         @set_initial_no_auth_action_count(SETUP_CALLS)
@@ -170,7 +195,8 @@ def enforced(synthesized_app: SynthesizedApp, dev: Names, monkeypatch: pytest.Mo
         with mock_aws():
             enforced_block()
 
-    return run
+    with installed_moto_extensions():
+        yield run
 
 
 def test_data_scientist_is_denied_model_approval(enforced: Callable[..., None]) -> None:

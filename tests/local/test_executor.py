@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tarfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from mlops.local.errors import PipelineFailedError, StepFailedError, UnsupportedDefinitionError
 from mlops.local.executor import RUN_RECORD, ExecutionRecord, check_definition
+from mlops.local.expressions import ExpressionError
 from mlops.local.local_aws import LocalAws
 from mlops.local.workdir import WorkDir
 from tests.local.conftest import (
@@ -213,13 +215,19 @@ def test_unsupported_parts_are_refused_by_name_before_anything_runs(
 
 
 def test_depends_on_orders_steps_without_a_data_reference(work: WorkDir, tmp_path: Path) -> None:
-    stamp = "import sys, time, pathlib\npathlib.Path(sys.argv[1]).write_text(repr(time.time()))\ntime.sleep(0.3)"
-    first = processing_step("First", stamp, arguments=[str(tmp_path / "first")])
-    second = processing_step("Second", stamp, arguments=[str(tmp_path / "second")], DependsOn=["First"])
+    marker = str(tmp_path / "first-done")
+    first = processing_step("First", "import sys, pathlib\npathlib.Path(sys.argv[1]).write_text('done')",
+                            arguments=[marker])
+    # Fails unless First has finished; no timing involved.
+    second = processing_step("Second", "import sys, pathlib\nsys.exit(0 if pathlib.Path(sys.argv[1]).is_file() else 3)",
+                             arguments=[marker], DependsOn=["First"])
     # Listed first, but it waits for the step it depends on.
     record = executor(definition(second, first), work).run()
     assert record.status == "Succeeded"
-    assert float((tmp_path / "second").read_text()) > float((tmp_path / "first").read_text()) + 0.3
+    first_ended, second_started = record.steps["First"].ended, record.steps["Second"].started
+    assert first_ended is not None
+    assert second_started is not None
+    assert datetime.fromisoformat(second_started) >= datetime.fromisoformat(first_ended)
 
 
 def test_dependency_cycle_is_refused() -> None:
@@ -240,7 +248,7 @@ def test_max_runtime_stops_a_step_that_runs_too_long(work: WorkDir) -> None:
 
 def test_bad_parameter_value_names_the_parameter_and_its_type(work: WorkDir) -> None:
     run = executor(_gated_pipeline(), work)
-    with pytest.raises(Exception, match=r"'Threshold' is a Float"):
+    with pytest.raises(ExpressionError, match=r"'Threshold' is a Float"):
         run.run({"Threshold": "high"})
 
 

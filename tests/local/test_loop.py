@@ -260,3 +260,19 @@ def test_ctrl_c_stops_the_run_and_resume_continues_from_the_interrupted_step(loo
     assert step(resumed, "Fail")["status"] == "NotExecuted"
     if "Register-RegisterModel" in unfinished:
         assert resumed.summary["registered"]["version"] == 3
+
+
+def test_monitoring_judges_drift_by_the_environments_drift_threshold(loop_runs: LoopRuns) -> None:
+    env = load_environment("dev")
+    reports = loop_runs.work / "s3" / Names.of(env).bucket("reports")
+    schedule = json.loads(next(reports.rglob("baseline/constraints.json")).read_text())
+    distribution = schedule["monitoring_config"]["distribution_constraints"]
+    assert distribution["comparison_threshold"] == env.monitoring.drift_threshold != 0.1
+    violations = [v for path in reports.rglob("constraint_violations.json")
+                  for v in json.loads(path.read_text())["violations"]]
+    drift = [v for v in violations if v["constraint_check_type"] == "baseline_drift_check"]
+    assert drift, "the replayed data drifts"
+    for violation in drift:
+        distance, threshold = map(float, violation["description"].split("distance: ")[1].split(" exceeds threshold: "))
+        assert threshold == env.monitoring.drift_threshold
+        assert distance > threshold
