@@ -14,6 +14,7 @@ from config.naming import Names
 from config.settings import EnvironmentConfig
 from mlops.errors import ExecutionFailedError, RunError
 from pipelines.definition import DEFAULT_DATASET_PREFIX, INPUT_DATA_URL, default_input_uri, render_definition
+from pipelines.parameter_rules import parameter_problem
 
 TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
 FAILED_STATUSES = frozenset({"Failed", "Stopped"})
@@ -63,6 +64,8 @@ def parse_parameter_overrides(pairs: Sequence[str], definition: Mapping[str, Any
             raise RunError(f"--param {name!r}: not a pipeline parameter; known: {', '.join(known)}")
         if name in overrides:
             raise RunError(f"--param {name!r} given twice")
+        if (problem := parameter_problem(name, value)) is not None:
+            raise RunError(problem)
         overrides[name] = value
     return overrides
 

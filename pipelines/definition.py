@@ -124,6 +124,23 @@ def parameter_defaults(env: EnvironmentConfig) -> dict[str, str | int | float]:
     return defaults
 
 
+# A processing job's ContainerArguments are strings of at most 256 characters (up to 256 of them).
+CONTAINER_ARGUMENT_LIMIT = 256
+
+
+def data_schema_arguments(env: EnvironmentConfig) -> list[str]:
+    """`--data-schema <json piece>` pairs carrying data.schema to Preprocess inside the definition, so the
+    cloud, local mode and the step cache all see the same contract (no side file to upload)."""
+    schema = env.data.data_schema
+    if schema is None:
+        return []
+    text = schema.compact_json()
+    arguments: list[str] = []
+    for start in range(0, len(text), CONTAINER_ARGUMENT_LIMIT):
+        arguments += ["--data-schema", text[start:start + CONTAINER_ARGUMENT_LIMIT]]
+    return arguments
+
+
 def gate_metric_path(env: EnvironmentConfig) -> str:
     """The `Std:JsonGet` path of the quality-gate metric inside evaluation.json."""
     return f"{METRICS_KEYS[env.data.problem_type.value]}.{env.quality_gate.metric}.value"
@@ -220,6 +237,7 @@ def _preprocess_step(ctx: _Context) -> Any:
     for name in PREPROCESS_OUTPUTS:
         arguments += [f"--{name}", output_dir(name)]
     arguments += ["--target", data.target, "--problem-type", data.problem_type.value]
+    arguments += data_schema_arguments(ctx.env)
     arguments_of_run = ctx.processor("pipelines.steps.preprocess").run(
         inputs=[
             sdk.ProcessingInput(input_name="raw", source=ctx.parameters[INPUT_DATA_URL], destination=RAW_INPUT_DIR)

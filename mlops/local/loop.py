@@ -63,6 +63,7 @@ from pipelines.definition import (
     gate_metric_path,
     parameter_defaults,
 )
+from pipelines.parameter_rules import parameter_problem
 
 DEFINITION_FILE = "definition.json"
 SUMMARY_FILE = "summary.json"
@@ -163,6 +164,8 @@ class LocalRun:
             name, _, value = pair.partition("=")
             if name.strip() in overrides:
                 raise LocalModeError(f"--param {name.strip()!r} given twice")
+            if (problem := parameter_problem(name.strip(), value)) is not None:
+                raise LocalModeError(problem)
             overrides[name.strip()] = value
         resolve_parameters([{**item, "DefaultValue": defaults[item["Name"]]} for item in declared], overrides)
 
