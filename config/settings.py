@@ -69,6 +69,20 @@ class DataConfig(_Frozen):
         return value
 
 
+class InferenceCodeConfig(_Frozen):
+    """Your inference code (`inference.code_dir`): a folder with inference.py (model_fn, input_fn,
+    predict_fn, output_fn), relative to the repository root; training ships it as code/ in model.tar.gz."""
+
+    code_dir: str = ""
+
+    @field_validator("code_dir")
+    @classmethod
+    def _relative_folder(cls, value: str) -> str:
+        if value and (Path(value).is_absolute() or ".." in Path(value).parts):
+            raise ValueError("must be a folder inside the repository, given relative to its root")
+        return value
+
+
 class JobResources(_Frozen):
     instance_type: InstanceType
     instance_count: int = Field(1, ge=1, le=20)
@@ -145,6 +159,7 @@ class EnvironmentConfig(_Frozen):
     quality_gate: QualityGate
     endpoint: EndpointConfig
     monitoring: MonitoringConfig = MonitoringConfig()
+    inference: InferenceCodeConfig = InferenceCodeConfig()
     alerts: AlertsConfig
     vpc: VpcConfig | None = None
     trusted_accounts: tuple[AccountId, ...] = ()

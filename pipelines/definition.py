@@ -10,7 +10,9 @@ from typing import Any
 from config.images import source_tag
 from config.naming import Names
 from config.settings import EnvironmentConfig
+from containers.contracts.model_artifact import INFERENCE_CODE_CHANNEL
 from containers.contracts.model_quality import METRICS_KEYS
+from pipelines.inference_code import InferenceCodeError, inference_code_uri
 
 # Step names as they appear in the definition JSON. `ModelStep` renders the registration as a
 # `RegisterModel` step with the SDK's `-RegisterModel` suffix.
@@ -312,6 +314,12 @@ def _train_step(ctx: _Context, preprocess: Any) -> Any:
         name: sdk.TrainingInput(s3_data=_output_uri(preprocess, name), content_type="text/csv")
         for name in ("train", "validation")
     }
+    try:
+        code_uri = inference_code_uri(env)
+    except InferenceCodeError as error:
+        raise DefinitionError(str(error)) from error
+    if code_uri is not None:
+        channels[INFERENCE_CODE_CHANNEL] = sdk.TrainingInput(s3_data=code_uri)
     return sdk.TrainingStep(
         name=TRAIN,
         step_args=estimator.fit(inputs=channels),

@@ -63,6 +63,7 @@ from pipelines.definition import (
     gate_metric_path,
     parameter_defaults,
 )
+from pipelines.inference_code import InferenceCodeError, inference_code_files, inference_code_uri
 from pipelines.parameter_rules import parameter_problem
 
 DEFINITION_FILE = "definition.json"
@@ -210,6 +211,20 @@ class LocalRun:
         self.summary.data = {"source": "default data set (scikit-learn breast cancer)", "uri": uri,
                              "target": self.env.data.target, "problem_type": self.env.data.problem_type.value}
         return overrides
+
+    def _seed_inference_code(self) -> None:
+        """`inference.code_dir` into local S3 where the Train step's `code` channel reads it."""
+        try:
+            uri = inference_code_uri(self.env)
+            files = inference_code_files(self.env)
+        except InferenceCodeError as error:
+            raise LocalModeError(str(error)) from None
+        if uri is None:
+            return
+        folder = self.work.s3_path(uri)
+        for name, path in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, folder / name)
 
     def _overrides(self, definition: dict[str, Any], seeded: dict[str, str]) -> dict[str, str]:
         try:
@@ -473,6 +488,7 @@ class LocalRun:
                 note("as in the failed run")
             else:
                 seeded = self._seed_input()
+                self._seed_inference_code()
                 note(str(self.summary.data.get("uri", "")))
         with self.stage("definition") as note:
             definition_file = self.run_dir / DEFINITION_FILE
