@@ -16,6 +16,10 @@ SCHEMA_FILE = "data-schema.json"
 ColumnType = Literal["numeric", "integer", "categorical"]
 # How many offending rows a message quotes; the count is always complete.
 EXAMPLES = 3
+# How the server's refusal message starts; local mode tells contract refusals from failures by it.
+SCHEMA_REFUSAL = "request breaks the data schema"
+# The monitor's report of captured rows that break the schema (beside constraint_violations.json).
+SCHEMA_VIOLATIONS_FILE = "data_schema_violations.json"
 
 
 class DataSchemaError(ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from containers.contracts.data_schema import DataSchema, check_columns
+from containers.contracts.data_schema import SCHEMA_REFUSAL, DataSchema, check_columns
 from containers.inference.codec import BadRequestError, FeatureLayout, RowBatch
 
 
@@ -31,5 +31,5 @@ class SchemaGuard:
         if violations:
             first = violations[0]
             message = "; ".join(violation.message() for violation in violations)
-            raise BadRequestError(400, f"request breaks the data schema: {message}",
+            raise BadRequestError(400, f"{SCHEMA_REFUSAL}: {message}",
                                   row=first.rows[0] if first.rows else None, column=first.column)

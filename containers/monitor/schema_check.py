@@ -13,11 +13,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from containers.contracts.data_schema import SCHEMA_FILE, DataSchema, DataSchemaError, check_columns, parse_schema
+from containers.contracts.data_schema import (
+    SCHEMA_FILE,
+    SCHEMA_VIOLATIONS_FILE,
+    DataSchema,
+    DataSchemaError,
+    check_columns,
+    parse_schema,
+)
 from containers.monitor.errors import MonitorError
 
 SCHEMA_ENVIRONMENT_KEY = "data_schema"
-SCHEMA_VIOLATIONS_FILE = "data_schema_violations.json"
 
 
 def schema_from_environ(environ: Mapping[str, str]) -> DataSchema | None:

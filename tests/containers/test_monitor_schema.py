@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from containers.contracts.data_schema import SCHEMA_FILE, ColumnSchema, DataSchema
-from containers.monitor.schema_check import SCHEMA_VIOLATIONS_FILE
+from containers.contracts.data_schema import SCHEMA_FILE, SCHEMA_VIOLATIONS_FILE, ColumnSchema, DataSchema
 from tests.containers.test_monitor_job import CAPTURE_FORMAT, _capture, _data, _message, _run, baseline
 
 __all__ = ["baseline"]  # the module-scoped baselining run, shared with the monitor job tests
@@ -79,3 +78,22 @@ def test_an_unreadable_schema_fails_the_job_naming_the_file(tmp_path: Path) -> N
                   data_schema=str(schema_file))
     assert result.returncode == 1
     assert f"ClientError: {schema_file}: columns.age: Value error, min 5 is above max 1" in _message(tmp_path)
+
+
+def test_local_monitoring_job_mounts_the_schema_and_names_it_in_the_environment() -> None:
+    from config.naming import Names
+    from config.settings import load_environment
+    from mlops.local.monitoring import BASELINE_DIR, monitoring_job
+
+    names = Names.of(load_environment("dev"))
+    when = datetime(2024, 5, 6, 8, tzinfo=UTC)
+    common = {"analyzer_image": "img", "capture_uri": "s3://c/p/", "statistics_uri": "s3://r/b/statistics.json",
+              "constraints_uri": "s3://r/b/constraints.json", "output_uri": "s3://r/o/", "start": when,
+              "end": when, "metric_time": when}
+    plain = monitoring_job(names, **common)  # type: ignore[arg-type]
+    assert "data_schema" not in plain["Environment"]
+    job = monitoring_job(names, **common, schema_uri="s3://r/b/schema/data-schema.json")  # type: ignore[arg-type]
+    mounted = {item["InputName"]: item["S3Input"] for item in job["ProcessingInputs"]}
+    assert mounted["data_schema"]["S3Uri"] == "s3://r/b/schema/data-schema.json"
+    assert mounted["data_schema"]["LocalPath"] == f"{BASELINE_DIR}/schema"
+    assert job["Environment"]["data_schema"] == f"{BASELINE_DIR}/schema/data-schema.json"
