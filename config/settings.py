@@ -54,6 +54,10 @@ class _Frozen(BaseModel):
 
 
 class DataConfig(_Frozen):
+    # `schema` is the YAML key; dumps use it too, so a dumped config validates again (local mode
+    # hands the environment to its definition build as JSON).
+    model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True)
+
     input_uri: str = Field("", description="s3:// URI of the raw CSV; empty = the bundled default data set")
     target: str = Field("target", min_length=1)
     problem_type: ProblemType = ProblemType.BINARY

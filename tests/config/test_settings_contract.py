@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config.settings import CONFIG_FILE, ConfigError, load_environment, load_project
+from config.settings import CONFIG_FILE, ConfigError, EnvironmentConfig, load_environment, load_project
 
 
 def test_a_duplicate_environment_block_is_refused_naming_key_and_lines(tmp_path: Path) -> None:
@@ -52,6 +52,15 @@ def test_a_data_schema_loads_into_the_typed_contract(tmp_path: Path) -> None:
     assert schema is not None
     assert schema.columns["mean radius"].min == 0
     assert schema.columns["colour"].categories == ("red", "green")
+
+
+def test_an_environment_with_a_schema_survives_a_json_round_trip(tmp_path: Path) -> None:
+    # Local mode builds the definition in a child process from the environment dumped as JSON.
+    path = _with_schema(tmp_path, {"columns": {"x": {"type": "numeric", "max": 3}}})
+    env = load_environment("dev", path)
+    assert EnvironmentConfig.model_validate_json(env.model_dump_json()) == env
+    plain = load_environment("dev")
+    assert EnvironmentConfig.model_validate_json(plain.model_dump_json()) == plain
 
 
 @pytest.mark.parametrize(
