@@ -129,6 +129,12 @@ def _examples(values: Any, mask: Any) -> str:
     return ", ".join(seen)
 
 
+def _number(value: float) -> str:
+    """`10`, `0.3`: whole bounds without `.0`, others as the shortest text that reads back exactly
+    (`:g` would print 0.029839999999999995 as 0.02984, beside a value of 0.02984 said to exceed it)."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+
 def _missing(values: Any) -> Any:
     import pandas as pd
 
@@ -180,7 +186,7 @@ def check_column(name: str, rule: ColumnSchema, values: Any) -> list[SchemaViola
         if bad.any():
             rows, count = _positions(bad)
             found.append(SchemaViolation(name, "range", rows, count,
-                                         f"{_examples(values, bad)} is {word} {bound:g}"))
+                                         f"{_examples(values, bad)} is {word} {_number(bound)}"))
     return found
 
 

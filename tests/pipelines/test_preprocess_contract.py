@@ -155,3 +155,11 @@ def test_a_few_strings_in_a_numeric_column_do_not_make_it_categorical(
     assert run_in_process(tmp_path, monkeypatch, raw) == 1
     assert ("column 'texture-1' is numeric except for 3 value(s) such as 'unknown', '?' "
             "(at data.csv:5, data.csv:252, data.csv:501)") in failure_message(tmp_path)
+
+
+def test_a_bound_is_printed_exactly_so_the_value_visibly_exceeds_it() -> None:
+    from containers.contracts.data_schema import check_column
+
+    rule = ColumnSchema(type="numeric", max=0.029839999999999995)
+    (violation,) = check_column("x", rule, np.array([0.01, 0.02984]))
+    assert violation.message() == "column 'x' row 1: 0.02984 is above the maximum 0.029839999999999995"
