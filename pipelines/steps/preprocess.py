@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from containers.contracts.data_schema import SCHEMA_FILE, DataSchema, DataSchemaError, check_columns, parse_schema
+from containers.contracts.data_schema import DataSchema
+from pipelines.steps.data_contract import schema_argument, schema_problems, write_schema
 from pipelines.steps.job import StepError, run_step
 from pipelines.steps.leakage import leaking_features
 
@@ -213,16 +214,6 @@ def _target_problems(target: pd.Series, name: str, problem_type: str, locations:
     return []
 
 
-def schema_problems(data: pd.DataFrame, schema: DataSchema, target: str, locations: list[str]) -> list[str]:
-    """The data contract (`data.schema`): every column listed, every value within its rule."""
-    unlisted = [str(column) for column in data.columns if str(column) not in schema.columns and str(column) != target]
-    problems = [f"column {name!r} is not in data.schema; add it to the schema or drop it from the data"
-                for name in unlisted]
-    columns = {str(name): data[name].to_numpy() for name in data.columns}
-    problems += [violation.message(locations) for violation in check_columns(schema, columns)]
-    return problems
-
-
 def validate(
     data: pd.DataFrame, target: str, problem_type: str, locations: list[str], min_rows: int = MIN_ROWS, *,
     schema: DataSchema | None = None,
@@ -341,22 +332,6 @@ def write_outputs(
             renamed.drop(columns=[target]).to_csv(folders["baseline"] / BASELINE_FILE, index=False)
     folders["report"].mkdir(parents=True, exist_ok=True)
     (folders["report"] / REPORT_FILE).write_text(report.to_json(), encoding="utf-8")
-
-
-def write_schema(schema: DataSchema, mapping: dict[str, str], train_folder: Path) -> None:
-    """The schema in feature names, beside train.csv: training ships it in the model artifact."""
-    features = DataSchema(columns={name: rule for name, rule in schema.columns.items() if name in mapping})
-    (train_folder / SCHEMA_FILE).write_text(features.renamed(mapping).to_json(), encoding="utf-8")
-
-
-def schema_argument(chunks: Sequence[str]) -> DataSchema | None:
-    """`--data-schema` given once or in pieces (a processing job's arguments are 256 characters each)."""
-    if not chunks:
-        return None
-    try:
-        return parse_schema("".join(chunks), "--data-schema")
-    except DataSchemaError as exc:
-        raise StepError(str(exc)) from exc
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
