@@ -136,43 +136,63 @@ def _number(value: float) -> str:
 
 
 def _missing(values: Any) -> Any:
+    import numpy as np
     import pandas as pd
 
-    missing = pd.isna(values)
+    if values.dtype.kind == "f":  # the server's numeric columns: no pandas on the request path
+        return np.isnan(values)
+    missing = np.asarray(pd.isna(values), dtype=bool)
     if values.dtype == object:
         missing |= values == ""
     return missing
 
 
-def check_column(name: str, rule: ColumnSchema, values: Any) -> list[SchemaViolation]:
-    """Violations of one column's rule by a 1-D array (numbers, or str/None for text). Vectorized."""
+def _as_numbers(values: Any) -> Any:
     import numpy as np
     import pandas as pd
 
+    if values.dtype.kind in "fiu":
+        return values.astype(np.float64, copy=False)
+    return np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=np.float64)
+
+
+def _outside_categories(values: Any, present: Any, categories: tuple[str, ...]) -> Any:
+    import numpy as np
+
+    allowed = frozenset(categories)
+    # A set lookup per value: np.isin sorts object arrays, ten times slower on a request's few rows.
+    inside = np.fromiter((str(value) in allowed for value in values), dtype=bool, count=len(values))
+    return present & ~inside
+
+
+def check_column(name: str, rule: ColumnSchema, values: Any) -> list[SchemaViolation]:
+    """Violations of one column's rule by a 1-D array (numbers, or str/None for text)."""
+    import numpy as np
+
     found: list[SchemaViolation] = []
     values = np.asarray(values)
-    missing = np.asarray(_missing(values), dtype=bool)
+    missing = _missing(values)
     if rule.required and missing.any():
         rows, count = _positions(missing)
         found.append(SchemaViolation(name, "required", rows, count, "value is required but missing"))
     present = ~missing
     if rule.type == "categorical":
         if rule.categories is not None:
-            text = np.array([str(v) for v in values], dtype=object) if values.dtype != object else values.astype(str)
-            bad = present & ~np.isin(text, np.array(rule.categories, dtype=object))
+            bad = _outside_categories(values, present, rule.categories)
             if bad.any():
                 rows, count = _positions(bad)
                 found.append(SchemaViolation(
                     name, "categories", rows, count,
                     f"{_examples(values, bad)} not among the allowed categories {list(rule.categories)}"))
         return found
-    numbers = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=np.float64)
-    not_number = present & ~np.isfinite(numbers)
+    numbers = _as_numbers(values)
+    finite = np.isfinite(numbers)
+    not_number = present & ~finite
     if not_number.any():
         rows, count = _positions(not_number)
         found.append(SchemaViolation(name, "type", rows, count,
                                      f"{_examples(values, not_number)} is not a finite number ({rule.type})"))
-    valid = present & np.isfinite(numbers)
+    valid = present & finite
     if rule.type == "integer":
         fractional = valid & (np.floor(np.where(valid, numbers, 0.0)) != np.where(valid, numbers, 0.0))
         if fractional.any():
