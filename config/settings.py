@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from config.arns import partition_of
+from containers.contracts.data_schema import DataSchema
 
 CONFIG_FILE = Path(__file__).with_name("environments.yaml")
 
@@ -54,15 +55,36 @@ class _Frozen(BaseModel):
 
 
 class DataConfig(_Frozen):
+    # `schema` is the YAML key; dumps use it too, so a dumped config validates again (local mode
+    # hands the environment to its definition build as JSON).
+    model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True)
+
     input_uri: str = Field("", description="s3:// URI of the raw CSV; empty = the bundled default data set")
     target: str = Field("target", min_length=1)
     problem_type: ProblemType = ProblemType.BINARY
+    # The data contract (`data.schema` in YAML): column -> type, categories, min/max, required. Preprocess
+    # enforces it, the model artifact carries it, the server and the monitor check against it.
+    data_schema: DataSchema | None = Field(None, alias="schema")
 
     @field_validator("input_uri")
     @classmethod
     def _s3_or_empty(cls, value: str) -> str:
         if value and not value.startswith("s3://"):
             raise ValueError("must be an s3:// URI or empty for the default data set")
+        return value
+
+
+class InferenceCodeConfig(_Frozen):
+    """Your inference code (`inference.code_dir`): a folder with inference.py (model_fn, input_fn,
+    predict_fn, output_fn), relative to the repository root; training ships it as code/ in model.tar.gz."""
+
+    code_dir: str = ""
+
+    @field_validator("code_dir")
+    @classmethod
+    def _relative_folder(cls, value: str) -> str:
+        if value and (Path(value).is_absolute() or ".." in Path(value).parts):
+            raise ValueError("must be a folder inside the repository, given relative to its root")
         return value
 
 
@@ -179,6 +201,7 @@ class EnvironmentConfig(_Frozen):
     quality_gate: QualityGate
     endpoint: EndpointConfig
     monitoring: MonitoringConfig = MonitoringConfig()
+    inference: InferenceCodeConfig = InferenceCodeConfig()
     alerts: AlertsConfig
     vpc: VpcConfig | None = None
     trusted_accounts: tuple[AccountId, ...] = ()
@@ -235,14 +258,40 @@ def _describe(error: ValidationError, env_name: str | None) -> str:
     return "; ".join(lines)
 
 
-def load_project(path: Path = CONFIG_FILE) -> ProjectConfig:
-    """Read and validate the whole configuration file; raise ConfigError naming env and key."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (PyYAML keeps the later one silently)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise ConfigError(f"key {key!r} appears twice in one block (lines {seen[key]} and {line}); "
+                              "the later block would silently win")
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def read_yaml(path: Path) -> Any:
+    """The YAML document of `path`; ConfigError names the file (and the line of a duplicate key)."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def load_project(path: Path = CONFIG_FILE) -> ProjectConfig:
+    """Read and validate the whole configuration file; raise ConfigError naming env and key."""
+    raw = read_yaml(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("environments"), dict) or not raw["environments"]:
         raise ConfigError(f"{path}: expected a mapping with 'project' and a non-empty 'environments' mapping")
     project = raw.get("project")

@@ -20,6 +20,8 @@ from pipelines.definition import (
     render_definition,
     run_parameter_refusal,
 )
+from pipelines.inference_code import inference_code_files, inference_code_uri
+from pipelines.parameter_rules import parameter_problem
 
 TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
 FAILED_STATUSES = frozenset({"Failed", "Stopped"})
@@ -78,6 +80,8 @@ def parse_parameter_overrides(
             raise RunError(f"--param {name!r}: not a pipeline parameter; known: {', '.join(known)}")
         if name in overrides:
             raise RunError(f"--param {name!r} given twice")
+        if (problem := parameter_problem(name, value)) is not None:
+            raise RunError(problem)
         overrides[name] = value
     return overrides
 
@@ -214,6 +218,20 @@ def ensure_default_dataset(s3: Any, env: EnvironmentConfig) -> str | None:
     return f"s3://{bucket}/{key}"
 
 
+def ensure_inference_code(s3: Any, env: EnvironmentConfig) -> str | None:
+    """Upload `inference.code_dir` to its content-addressed prefix (the Train step's `code` channel)
+    unless it is there already; returns the URI, or None without inference code."""
+    uri = inference_code_uri(env)
+    if uri is None:
+        return None
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    if s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0):
+        return uri
+    for name, path in inference_code_files(env).items():
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{name}", Body=path.read_bytes())
+    return uri
+
+
 @dataclass(frozen=True)
 class StartedRun:
     pipeline: str
@@ -228,6 +246,7 @@ def run_pipeline(
     """Upsert the environment's pipeline with `definition` and start it with `overrides`."""
     names = Names.of(env)
     uploaded = ensure_default_dataset(s3, env) if uses_default_dataset(env, overrides) else None
+    ensure_inference_code(s3, env)
     action = upsert_pipeline(
         sm,
         names.pipeline,

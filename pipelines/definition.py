@@ -10,7 +10,9 @@ from typing import Any
 from config.images import source_tag
 from config.naming import Names
 from config.settings import REGISTERED_APPROVAL_STATUS, EnvironmentConfig
+from containers.contracts.model_artifact import INFERENCE_CODE_CHANNEL
 from containers.contracts.model_quality import METRICS_KEYS
+from pipelines.inference_code import InferenceCodeError, inference_code_uri
 
 # Step names as they appear in the definition JSON. `ModelStep` renders the registration as a
 # `RegisterModel` step with the SDK's `-RegisterModel` suffix.
@@ -141,6 +143,23 @@ def parameter_defaults(env: EnvironmentConfig) -> dict[str, str | int | float]:
     return defaults
 
 
+# A processing job's ContainerArguments are strings of at most 256 characters (up to 256 of them).
+CONTAINER_ARGUMENT_LIMIT = 256
+
+
+def data_schema_arguments(env: EnvironmentConfig) -> list[str]:
+    """`--data-schema <json piece>` pairs carrying data.schema to Preprocess inside the definition, so the
+    cloud, local mode and the step cache all see the same contract (no side file to upload)."""
+    schema = env.data.data_schema
+    if schema is None:
+        return []
+    text = schema.compact_json()
+    arguments: list[str] = []
+    for start in range(0, len(text), CONTAINER_ARGUMENT_LIMIT):
+        arguments += ["--data-schema", text[start:start + CONTAINER_ARGUMENT_LIMIT]]
+    return arguments
+
+
 def gate_metric_path(env: EnvironmentConfig) -> str:
     """The `Std:JsonGet` path of the quality-gate metric inside evaluation.json."""
     return f"{METRICS_KEYS[env.data.problem_type.value]}.{env.quality_gate.metric}.value"
@@ -237,6 +256,7 @@ def _preprocess_step(ctx: _Context) -> Any:
     for name in PREPROCESS_OUTPUTS:
         arguments += [f"--{name}", output_dir(name)]
     arguments += ["--target", data.target, "--problem-type", data.problem_type.value]
+    arguments += data_schema_arguments(ctx.env)
     arguments_of_run = ctx.processor("pipelines.steps.preprocess").run(
         inputs=[
             sdk.ProcessingInput(input_name="raw", source=ctx.parameters[INPUT_DATA_URL], destination=RAW_INPUT_DIR)
@@ -311,6 +331,12 @@ def _train_step(ctx: _Context, preprocess: Any) -> Any:
         name: sdk.TrainingInput(s3_data=_output_uri(preprocess, name), content_type="text/csv")
         for name in ("train", "validation")
     }
+    try:
+        code_uri = inference_code_uri(env)
+    except InferenceCodeError as error:
+        raise DefinitionError(str(error)) from error
+    if code_uri is not None:
+        channels[INFERENCE_CODE_CHANNEL] = sdk.TrainingInput(s3_data=code_uri)
     return sdk.TrainingStep(
         name=TRAIN,
         step_args=estimator.fit(inputs=channels),

@@ -177,3 +177,41 @@ def model_input_frame(frame: Any, features: tuple[FeatureSpec, ...]) -> Any:
             values[present] = [str(value) for value in values[present]]
             columns[feature.name] = values
     return pd.DataFrame(columns, index=frame.index)
+
+
+# -- Optional files that travel with the model: the data contract and the user's inference code --------
+# data-schema.json (containers/contracts/data_schema.py) checks requests at the server and captured
+# data in the monitor; code/inference.py (SageMaker's framework convention) overrides the server's
+# model_fn/input_fn/predict_fn/output_fn. Written before metadata.json, which marks completeness.
+DATA_SCHEMA_FILE = "data-schema.json"
+INFERENCE_CODE_DIR = "code"
+# The training channel that carries the user's inference code folder into the job.
+INFERENCE_CODE_CHANNEL = "code"
+
+
+def inference_code_channel(env: Any) -> Path:
+    """SM_CHANNEL_CODE, or where SageMaker mounts a `code` channel."""
+    base = Path(env.get("SAGEMAKER_BASE_DIR", "/opt/ml"))
+    return Path(env.get("SM_CHANNEL_CODE", str(base / "input" / "data" / INFERENCE_CODE_CHANNEL)))
+
+
+def add_model_extras(model_dir: Path, *, train_channel: Path, code_channel: Path) -> list[str]:
+    """Copy the schema Preprocess left beside train.csv and the inference code channel into the model
+    folder; returns what was added (relative names) for the job's log."""
+    import shutil
+
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    added: list[str] = []
+    schema = Path(train_channel) / DATA_SCHEMA_FILE
+    if schema.is_file():
+        shutil.copyfile(schema, model_dir / DATA_SCHEMA_FILE)
+        added.append(DATA_SCHEMA_FILE)
+    code_channel = Path(code_channel)
+    if code_channel.is_dir() and any(code_channel.iterdir()):
+        if not (code_channel / "inference.py").is_file():
+            raise ModelArtifactError(f"channel {INFERENCE_CODE_CHANNEL!r} ({code_channel}) has no inference.py")
+        shutil.copytree(code_channel, model_dir / INFERENCE_CODE_DIR, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        added.append(f"{INFERENCE_CODE_DIR}/")
+    return added

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from containers.contracts.data_schema import DataSchemaError, load_schema
 from containers.contracts.model_artifact import METADATA_FILE, MODEL_FILE, ModelArtifactError, load_model_artifact
 from containers.inference.batching import MicroBatcher
 from containers.inference.capture_writer import CaptureWriter
@@ -22,7 +23,10 @@ from containers.inference.codec import (
     media_type,
     negotiate_accept,
 )
+from containers.inference.custom_flow import HandlerFlow
+from containers.inference.handlers import HandlerError, UserHandlers, inference_script
 from containers.inference.predictor import Predictor, ScoringError
+from containers.inference.schema_guard import SchemaGuard
 from containers.inference.settings import CSV, ServingSettings
 
 Scope = MutableMapping[str, Any]
@@ -47,6 +51,10 @@ class InferenceApp:
     def __init__(self, settings: ServingSettings):
         self.settings = settings
         self.predictor: Predictor | None = None
+        # Set when the model artifact ships code/inference.py (SageMaker's framework convention).
+        self.flow: HandlerFlow | None = None
+        # Set when the model artifact ships data-schema.json: requests are checked against it.
+        self.guard: SchemaGuard | None = None
         self.load_error: str | None = None
         self.batcher: MicroBatcher | None = None
         self.capture = (
@@ -65,7 +73,8 @@ class InferenceApp:
 
     def _model_present(self) -> bool:
         model_dir = self.settings.model_dir
-        return (model_dir / METADATA_FILE).is_file() and (model_dir / MODEL_FILE).is_file()
+        return ((model_dir / METADATA_FILE).is_file() and (model_dir / MODEL_FILE).is_file()) \
+            or inference_script(model_dir).is_file()
 
     def _load(self) -> None:
         model_dir = self.settings.model_dir
@@ -76,9 +85,18 @@ class InferenceApp:
                 waited = True
             time.sleep(MODEL_POLL_S)
         try:
+            schema = load_schema(model_dir)
+            handlers = UserHandlers.load(model_dir)
+            if handlers is not None:
+                self.flow = HandlerFlow(handlers, model_dir, self.settings.default_accept,
+                                        guard_factory=lambda layout: SchemaGuard(schema, layout) if schema else None)
+                _log(f"model loaded through {handlers.source} ({', '.join(handlers.names) or 'no handler'}; "
+                     "the server's defaults for the rest)")
+                return
             pipeline, metadata = load_model_artifact(model_dir)
             predictor = Predictor(pipeline, metadata)
-        except (ModelArtifactError, ValueError) as error:
+            self.guard = SchemaGuard(schema, predictor.layout) if schema is not None else None
+        except (ModelArtifactError, DataSchemaError, HandlerError, ValueError) as error:
             self.load_error = str(error)
             _log(f"model not loaded: {error}")
             return
@@ -132,7 +150,7 @@ class InferenceApp:
                     {"error": f"request took longer than {self.settings.timeout_s:g} s"}).encode(), JSON_HEADERS
             await _respond(send, status, body, headers)
         elif path == "/ping":
-            if self.predictor is not None:
+            if self.predictor is not None or self.flow is not None:
                 await _respond(send, 200, b"", [])
             else:
                 state = f"model failed to load: {self.load_error}" if self.load_error else "model loading"
@@ -157,6 +175,9 @@ class InferenceApp:
                 content_length = int(value) if value.isdigit() else -1
             elif name == b"x-amzn-sagemaker-inference-id":
                 inference_id = value.decode("latin-1")
+        if self.flow is not None:
+            return await self.invoke_handlers(self.flow, receive, content_type, accept,
+                                              inference_id=inference_id, content_length=content_length)
         try:
             predictor = self.predictor
             if predictor is None:
@@ -176,6 +197,8 @@ class InferenceApp:
             self._in_flight += 1
             try:
                 batch = parse(body, predictor.layout)
+                if self.guard is not None:
+                    self.guard.check(batch)
                 predictions = await self._score(predictor, batch)
             finally:
                 self._in_flight -= 1
@@ -188,11 +211,38 @@ class InferenceApp:
             _log(f"invocation failed: {type(error).__name__}: {error}")
             return 500, json.dumps({"error": f"internal error: {type(error).__name__}"}).encode(), JSON_HEADERS
         output_type = RESPONSE_CONTENT_TYPES[response_type]
+        self._capture(body, content_type, output, output_type.decode(), inference_id)
+        return 200, output, [(b"content-type", output_type)]
+
+    def _capture(self, body: bytes, content_type: str | None, output: bytes, output_type: str,
+                 inference_id: str | None) -> None:
         if self.capture is not None and self.capture.sampled():
             self.capture.write(input_data=body, input_content_type=content_type or "",
-                               output_data=output, output_content_type=output_type.decode(),
+                               output_data=output, output_content_type=output_type,
                                inference_id=inference_id)
-        return 200, output, [(b"content-type", output_type)]
+
+    async def invoke_handlers(
+        self, flow: HandlerFlow, receive: Receive, content_type: str | None, accept: str | None, *,
+        inference_id: str | None, content_length: int,
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """The user's handlers run in a thread: their code may block; the event loop must not."""
+        try:
+            limit = self.settings.max_payload_bytes
+            if content_length > limit:
+                raise BadRequestError(413, f"body of {content_length} bytes exceeds the {limit} byte limit")
+            body = await _read_body(receive, limit)
+            output, output_type = await asyncio.to_thread(flow.invoke, body, content_type or "", accept)
+        except (BadRequestError, HandlerError) as error:
+            if isinstance(error, HandlerError):
+                _log(error.message)
+            return error.status, error.body(), JSON_HEADERS
+        except ScoringError as error:
+            return 400, json.dumps({"error": f"the model cannot score these rows: {error}"}).encode(), JSON_HEADERS
+        except Exception as error:  # a bug of ours, not the client's nor the handler's: 500, keep the worker
+            _log(f"invocation failed: {type(error).__name__}: {error}")
+            return 500, json.dumps({"error": f"internal error: {type(error).__name__}"}).encode(), JSON_HEADERS
+        self._capture(body, content_type, output, output_type, inference_id)
+        return 200, output, [(b"content-type", output_type.encode("latin-1", errors="replace"))]
 
     async def _score(self, predictor: Predictor, batch: RowBatch) -> Predictions:
         # Alone in this worker (e.g. one client at a time): score now, without the batcher's loop hop.

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from containers.contracts.capture import format_capture_time
 from containers.contracts.constraints import Constraints, parse_constraints
+from containers.contracts.data_schema import DataSchema
 from containers.contracts.statistics import Statistics, parse_statistics
 from containers.contracts.violations import ConstraintViolations
 from containers.monitor.checks import evaluate
@@ -22,6 +23,7 @@ from containers.monitor.errors import MonitorError
 from containers.monitor.metrics import cloudwatch_metric_records
 from containers.monitor.profile import compute_statistics
 from containers.monitor.reader import read_dataset
+from containers.monitor.schema_check import report_schema_violations, schema_from_environ
 from containers.monitor.settings import DEFAULT_BASE_DIR, AnalyzerSettings, settings_from_environ
 from containers.monitor.suggest import suggest_constraints
 
@@ -81,8 +83,8 @@ def load_baseline(settings: AnalyzerSettings) -> tuple[Statistics | None, Constr
     return statistics, constraints
 
 
-def analyze(settings: AnalyzerSettings) -> AnalysisResult:
-    """Baselining (no baseline given) or monitoring, without writing anything."""
+def analyze(settings: AnalyzerSettings, schema: DataSchema | None = None) -> AnalysisResult:
+    """Baselining (no baseline given) or monitoring; writes nothing but the data-schema report."""
     if not settings.is_monitoring:
         frame = read_dataset(settings)
         statistics = compute_statistics(frame)
@@ -96,6 +98,7 @@ def analyze(settings: AnalyzerSettings) -> AnalysisResult:
     feature_names = [feature.name for feature in reference.features]
     string_features = {feature.name for feature in reference.features if feature.inferred_type == "String"}
     frame = read_dataset(settings, feature_names, string_features)
+    report_schema_violations(frame, schema, settings.output_path)
     statistics = compute_statistics(frame)
     outcome = evaluate(frame, constraints, baseline, settings.categorical_drift_method)
     metrics: tuple[dict[str, Any], ...] = ()
@@ -145,7 +148,7 @@ def run_job(environ: Mapping[str, str] | None = None) -> int:
         message_file = settings.message_file
         mode = "monitoring" if settings.is_monitoring else "baselining"
         print(f"Model monitor analysis ({mode}) of {settings.dataset_source} -> {settings.output_path}", flush=True)
-        result = analyze(settings)
+        result = analyze(settings, schema_from_environ(env))
         write_result(settings, result)
     except MonitorError as error:
         return _fail(message_file, f"ClientError: {error}", 1)

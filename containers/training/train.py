@@ -33,6 +33,8 @@ from containers.contracts.model_artifact import (
     ModelArtifactError,
     ModelMetadata,
     ProblemType,
+    add_model_extras,
+    inference_code_channel,
     model_input_frame,
     save_model_artifact,
 )
@@ -255,6 +257,9 @@ def train(paths: TrainingPaths, log: Any = print) -> ModelMetadata:
         metrics=metrics,
         sklearn_version=sklearn.__version__,
     )
+    extras = add_model_extras(paths.model, train_channel=paths.train, code_channel=inference_code_channel(os.environ))
+    if extras:
+        log(f"shipped with the model: {', '.join(extras)}")
     save_model_artifact(paths.model, pipeline, metadata)
     log(f"model written to {paths.model} in {time.perf_counter() - started:.2f}s total")
     return metadata

@@ -27,6 +27,7 @@ from config.alarms import drift_alarms
 from config.images import REPO_ROOT, source_tag
 from config.naming import Names
 from config.settings import EnvironmentConfig, load_environment
+from containers.contracts.data_schema import SCHEMA_FILE, SCHEMA_REFUSAL, SCHEMA_VIOLATIONS_FILE
 from mlops import registry
 from mlops.errors import RunError
 from mlops.local import jobs
@@ -64,6 +65,8 @@ from pipelines.definition import (
     parameter_defaults,
     run_parameter_refusal,
 )
+from pipelines.inference_code import InferenceCodeError, inference_code_files, inference_code_uri
+from pipelines.parameter_rules import parameter_problem
 
 DEFINITION_FILE = "definition.json"
 SUMMARY_FILE = "summary.json"
@@ -124,6 +127,7 @@ class LocalRun:
         )
         self.progress = Progress(console)
         self.endpoint: Endpoint | None = None
+        self.served_schema: Path | None = None  # data-schema.json of the served model, if it ships one
         self.clock = time.perf_counter()
 
     # -- input checks (nothing is written before they pass) ----------------------------------
@@ -166,6 +170,8 @@ class LocalRun:
                 raise LocalModeError(refusal)  # the approval gate is not a run's choice (issue 12)
             if name.strip() in overrides:
                 raise LocalModeError(f"--param {name.strip()!r} given twice")
+            if (problem := parameter_problem(name.strip(), value)) is not None:
+                raise LocalModeError(problem)
             overrides[name.strip()] = value
         resolve_parameters([{**item, "DefaultValue": defaults[item["Name"]]} for item in declared], overrides)
 
@@ -210,6 +216,20 @@ class LocalRun:
         self.summary.data = {"source": "default data set (scikit-learn breast cancer)", "uri": uri,
                              "target": self.env.data.target, "problem_type": self.env.data.problem_type.value}
         return overrides
+
+    def _seed_inference_code(self) -> None:
+        """`inference.code_dir` into local S3 where the Train step's `code` channel reads it."""
+        try:
+            uri = inference_code_uri(self.env)
+            files = inference_code_files(self.env)
+        except InferenceCodeError as error:
+            raise LocalModeError(str(error)) from None
+        if uri is None:
+            return
+        folder = self.work.s3_path(uri)
+        for name, path in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, folder / name)
 
     def _overrides(self, definition: dict[str, Any], seeded: dict[str, str]) -> dict[str, str]:
         try:
@@ -320,6 +340,7 @@ class LocalRun:
                 self.names, analyzer_image=analyzer, capture_uri=capture_prefix(self.names, VARIANT),
                 statistics_uri=str(baseline[0]), constraints_uri=constraints_uri,
                 output_uri=report_prefix(self.names, ended), start=started, end=ended, metric_time=ended,
+                schema_uri=self._schedule_schema(),
             )
             self._monitor(aws, job, note)
         with self.stage("alarms") as note:
@@ -334,6 +355,17 @@ class LocalRun:
         target.parent.mkdir(parents=True, exist_ok=True)
         tuned = schedule_constraints(baseline, self.env.monitoring.drift_threshold)
         target.write_text(json.dumps(tuned, indent=2), encoding="utf-8")
+        return uri
+
+    def _schedule_schema(self) -> str | None:
+        """The served model's data-schema.json beside the schedule's constraints, for the monitor's check."""
+        if self.served_schema is None:
+            return None
+        uri = join_s3(f"s3://{self.names.bucket('reports')}", "monitoring", self.names.endpoint,
+                      self.names.monitoring_schedule, "baseline", "schema", SCHEMA_FILE)
+        target = self.work.s3_path(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.served_schema, target)
         return uri
 
     @staticmethod
@@ -354,6 +386,8 @@ class LocalRun:
         self.summary.files["served model"] = str(self.work.s3_path(model.model_data))
         self.summary.files["data capture"] = str(self.work.s3_path(capture_prefix(self.names, VARIANT)))
         metadata = json.loads((endpoint.sandbox.opt_ml / "model" / "metadata.json").read_text(encoding="utf-8"))
+        schema_file = endpoint.sandbox.opt_ml / "model" / SCHEMA_FILE
+        self.served_schema = schema_file if schema_file.is_file() else None
         specs = [Feature(item["name"], item["type"]) for item in metadata["features"]]
         if {spec.name for spec in specs} != {name for name, _ in features}:
             raise LocalModeError(f"version {model.version}: model features differ from its drift baseline")
@@ -368,13 +402,17 @@ class LocalRun:
         normal_rows, drifted_rows = for_capture(rows, percent), for_capture(shifted, percent)
         normal = endpoint.replay(csv_payloads(normal_rows), len(normal_rows))
         drift = endpoint.replay(csv_payloads(drifted_rows), len(drifted_rows))
-        failures = normal.failures + drift.failures
+        # The simulated drift may leave the data contract: the server refusing those rows is the contract
+        # working, not a failed request (the monitor reports what reaches the capture).
+        refused = [item for item in drift.failures if SCHEMA_REFUSAL in item]
+        failures = normal.failures + [item for item in drift.failures if SCHEMA_REFUSAL not in item]
         self.summary.served = {"version": model.version, "arn": model.arn, "port": endpoint.port,
                                "image": model.image, "model_data": model.model_data}
         self.summary.replay = {"test_rows": len(rows), "drifted_rows": len(shifted),
                                "sent_rows": normal.rows + drift.rows, "capture_percent": percent,
                                "requests": normal.requests + drift.requests, "failures": failures,
-                               "seconds": round(normal.seconds + drift.seconds, 3)}
+                               "seconds": round(normal.seconds + drift.seconds, 3),
+                               "refused_by_data_schema": len(refused)}
         # Stopping the server closes its capture files before the monitoring job reads them.
         self._stop_endpoint()
         if failures:
@@ -388,6 +426,10 @@ class LocalRun:
         self.summary.metrics_published = publish_metrics(aws.client("cloudwatch"), monitored.metrics)
         self.summary.monitoring = {"output": monitored.output_uri, "statistics": monitored.statistics,
                                    "violations": monitored.violations, "log": str(monitored.log)}
+        schema_report = self.work.s3_path(monitored.output_uri) / SCHEMA_VIOLATIONS_FILE
+        if schema_report.is_file():
+            found = json.loads(schema_report.read_text(encoding="utf-8"))["violations"]
+            self.summary.monitoring["data_schema_violations"] = found
         prefix = "feature_baseline_drift_"
         self.summary.drift = {str(item["MetricName"])[len(prefix):]: float(item["Value"])
                               for item in monitored.metrics if str(item["MetricName"]).startswith(prefix)}
@@ -474,6 +516,7 @@ class LocalRun:
                 note("as in the failed run")
             else:
                 seeded = self._seed_input()
+                self._seed_inference_code()
                 note(str(self.summary.data.get("uri", "")))
         with self.stage("definition") as note:
             definition_file = self.run_dir / DEFINITION_FILE

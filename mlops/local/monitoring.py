@@ -36,20 +36,25 @@ class MonitoringRun:
 
 def monitoring_job(
     names: Names, *, analyzer_image: str, capture_uri: str, statistics_uri: str, constraints_uri: str,
-    output_uri: str, start: datetime, end: datetime, metric_time: datetime,
+    output_uri: str, start: datetime, end: datetime, metric_time: datetime, schema_uri: str | None = None,
 ) -> dict[str, Any]:
-    """The processing job a data-quality monitoring schedule starts (inputs, outputs, environment)."""
+    """The processing job a data-quality monitoring schedule starts (inputs, outputs, environment);
+    with `schema_uri` (the served model's data-schema.json) the job also checks the data contract."""
 
     def s3_input(name: str, uri: str, local: str) -> dict[str, Any]:
         return {"InputName": name, "AppManaged": False, "S3Input": {
             "S3Uri": uri, "LocalPath": local, "S3DataType": "S3Prefix", "S3InputMode": "File",
             "S3DataDistributionType": "FullyReplicated", "S3CompressionType": "None"}}
 
+    schema: dict[str, Any] = {}
+    if schema_uri is not None:
+        schema = {"data_schema": f"{BASELINE_DIR}/schema/{schema_uri.rsplit('/', 1)[-1]}"}
     return {
         "ProcessingInputs": [
             s3_input("endpoint_input_1", capture_uri, f"{INPUT_DIR}/{names.endpoint}"),
             s3_input("baseline_statistics", statistics_uri, f"{BASELINE_DIR}/stats"),
             s3_input("baseline_constraints", constraints_uri, f"{BASELINE_DIR}/constraints"),
+            *([s3_input("data_schema", schema_uri, f"{BASELINE_DIR}/schema")] if schema_uri else []),
         ],
         "ProcessingOutputConfig": {"Outputs": [{"OutputName": "result", "AppManaged": False, "S3Output": {
             "S3Uri": output_uri, "LocalPath": OUTPUT_DIR, "S3UploadMode": "EndOfJob"}}]},
@@ -69,6 +74,7 @@ def monitoring_job(
             "publish_cloudwatch_metrics": "Enabled",
             "sagemaker_endpoint_name": names.endpoint,
             "sagemaker_monitoring_schedule_name": names.monitoring_schedule,
+            **schema,
         },
         "RoleArn": names.execution_role_arn,
     }

@@ -68,6 +68,10 @@ def inspect_csv(path: Path, target: str, problem_type: str | None) -> UserData:
             header = [column.strip() for column in next(reader, [])]
             if not header or not any(header):
                 raise LocalModeError(f"--data {path}: the file is empty or has no header row")
+            repeated = next((name for i, name in enumerate(header) if name in header[:i]), None)
+            if repeated is not None:
+                raise LocalModeError(f"--data {path}: column {repeated!r} appears twice in the header; "
+                                     "rename or drop one")
             if target not in header:
                 raise LocalModeError(
                     f"--target {target!r} is not a column of {path.name}; columns: {', '.join(header)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import sys
@@ -14,7 +15,10 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from containers.contracts.data_schema import DataSchema
+from pipelines.steps.data_contract import schema_argument, schema_problems, write_schema
 from pipelines.steps.job import StepError, run_step
+from pipelines.steps.leakage import leaking_features
 
 PROBLEM_TYPES = ("BinaryClassification", "MulticlassClassification", "Regression")
 MIN_ROWS = 20
@@ -99,6 +103,7 @@ def read_raw(input_path: Path) -> tuple[pd.DataFrame, list[str]]:
     locations: list[str] = []
     header: list[str] | None = None
     for path in files:
+        _refuse_duplicate_header(path)
         try:
             frame = pd.read_csv(path)
         except (ValueError, pd.errors.ParserError) as exc:
@@ -113,6 +118,21 @@ def read_raw(input_path: Path) -> tuple[pd.DataFrame, list[str]]:
         locations += [f"{path.name}:{line}" for line in range(2, len(frame) + 2)]
     data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return data, locations
+
+
+def _refuse_duplicate_header(path: Path) -> None:
+    """pandas renames a repeated column to `x.1` (and we would train on both): refuse it by name."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return  # pandas reports an unreadable file with its own words just below
+    seen: set[str] = set()
+    for position, name in enumerate(header, start=1):
+        if name.strip() in seen:
+            raise StepError(f"{path.name}: column {name.strip()!r} appears twice in the header "
+                            f"(again at position {position}); rename or drop one")
+        seen.add(name.strip())
 
 
 def _where(mask: pd.Series, locations: list[str]) -> str:
@@ -163,6 +183,11 @@ def _target_problems(target: pd.Series, name: str, problem_type: str, locations:
     missing = target.isna()
     if missing.any():
         return [f"target column {name!r} is empty in {int(missing.sum())} row(s) (at {_where(missing, locations)})"]
+    if ptypes.is_numeric_dtype(target) and not ptypes.is_bool_dtype(target):
+        infinite = pd.Series(np.isinf(target.to_numpy(dtype=float)), index=target.index)
+        if infinite.any():
+            return [f"target column {name!r} holds infinity in {int(infinite.sum())} row(s) "
+                    f"(at {_where(infinite, locations)})"]
     if problem_type == "Regression":
         numbers = pd.to_numeric(target, errors="coerce")
         if numbers.isna().any():
@@ -190,7 +215,8 @@ def _target_problems(target: pd.Series, name: str, problem_type: str, locations:
 
 
 def validate(
-    data: pd.DataFrame, target: str, problem_type: str, locations: list[str], min_rows: int = MIN_ROWS
+    data: pd.DataFrame, target: str, problem_type: str, locations: list[str], min_rows: int = MIN_ROWS, *,
+    schema: DataSchema | None = None,
 ) -> dict[str, str]:
     """Check the raw data against the expected schema; every problem found is named in one error.
 
@@ -206,12 +232,18 @@ def validate(
         raise StepError(f"no feature columns besides the target {target!r}")
     if len(data) < min_rows:
         raise StepError(f"only {len(data)} data row(s); at least {min_rows} are needed to train and evaluate")
-    problems = _target_problems(data[target], target, problem_type, locations)
+    problems = schema_problems(data, schema, target, locations) if schema is not None else []
+    problems += _target_problems(data[target], target, problem_type, locations)
     for name in features:
         problems += _feature_problems(name, data[name], locations)
     if problems:
         raise StepError("; ".join(problems))
-    return sanitize_features(features, target)
+    mapping = sanitize_features(features, target)
+    # A feature that gives the target away would pass any quality gate: stop before training on it.
+    leaks = leaking_features(data, features, target, problem_type)
+    if leaks:
+        raise StepError("label leakage, the quality gate must not pass on it: " + "; ".join(leaks))
+    return mapping
 
 
 def _strata(target: pd.Series, problem_type: str) -> pd.Series | None:
@@ -311,18 +343,23 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--problem-type", default="BinaryClassification", choices=PROBLEM_TYPES)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--min-rows", type=int, default=MIN_ROWS)
+    parser.add_argument("--data-schema", action="append", default=[], metavar="JSON",
+                        help="data.schema as JSON; repeated arguments are concatenated")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse(argv)
+    schema = schema_argument(args.data_schema)
     data, locations = read_raw(args.input)
-    mapping = validate(data, args.target, args.problem_type, locations, args.min_rows)
+    mapping = validate(data, args.target, args.problem_type, locations, args.min_rows, schema=schema)
     splits = split(data, args.target, args.problem_type, seed=args.seed)
     files = sorted({location.rsplit(":", 1)[0] for location in locations})
     report = build_report(data, args.target, args.problem_type, mapping, splits=splits, seed=args.seed, files=files)
     folders = {name: getattr(args, name) for name in (*SPLIT_FILES, "baseline", "report")}
     write_outputs(splits, args.target, mapping, folders, report)
+    if schema is not None:
+        write_schema(schema, mapping, folders["train"])
     sizes = ", ".join(f"{name} {len(frame)}" for name, frame in splits.items())
     print(f"preprocess: {len(data)} rows, {len(mapping)} features -> {sizes}")
     for warning in report.warnings:
