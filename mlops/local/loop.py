@@ -23,10 +23,10 @@ from typing import Any
 
 from rich.console import Console
 
-from config.alarms import drift_alarms
 from config.images import REPO_ROOT, source_tag
 from config.naming import Names
 from config.settings import EnvironmentConfig, load_environment
+from deployment.alarms import drift_alarms
 from mlops import registry
 from mlops.errors import RunError
 from mlops.local import jobs
