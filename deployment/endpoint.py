@@ -177,11 +177,16 @@ def kms_key_alias_arn(names: Names) -> str:
     return names.arn("kms", names.kms_alias)
 
 
+def capture_destination(names: Names) -> str:
+    """`DestinationS3Uri` of capture; SageMaker and local mode's server add `<endpoint>/<variant>/yyyy/mm/dd/hh/`."""
+    return f"s3://{names.bucket('capture')}/{CAPTURE_ROOT}"
+
+
 def capture_spec(env: EnvironmentConfig) -> CaptureSpec:
     """The environment's capture settings (also what local mode's server writes, minus the sampling RNG)."""
     names = Names.of(env)
-    return CaptureSpec(sampling_percent=env.endpoint.data_capture_percent,
-                       destination=f"s3://{names.bucket('capture')}/{CAPTURE_ROOT}", kms_key=kms_key_alias_arn(names))
+    return CaptureSpec(sampling_percent=env.endpoint.data_capture_percent, destination=capture_destination(names),
+                       kms_key=kms_key_alias_arn(names))
 
 
 def endpoint_spec(env: EnvironmentConfig, served: ServedVersion) -> EndpointSpec:

@@ -25,6 +25,8 @@ GROUND_TRUTH_DIR = "/opt/ml/processing/groundtruth"
 BASELINE_DIR = "/opt/ml/processing/baseline"
 OUTPUT_DIR = "/opt/ml/processing/output"
 VOLUME_GB = 20
+# What local mode's job record says it ran on (it runs as a process; recorded for the report).
+LOCAL_INSTANCE_TYPE = "ml.m5.large"
 MAX_RUNTIME_S = 1800
 # Model quality waits this long for ground truth to arrive before it judges a window.
 GROUND_TRUTH_OFFSET = "-PT1H"
@@ -85,6 +87,10 @@ def schedule_constraints(baseline: dict[str, Any], drift_threshold: float) -> di
     return tuned
 
 
+def _file_name(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
 @dataclass(frozen=True)
 class MonitoringJobSpec:
     """One monitoring job of the served version, as either engine runs it."""
@@ -130,8 +136,8 @@ class MonitoringJobSpec:
             "sagemaker_monitoring_schedule_name": self.schedule_name,
         }
         if self.baseline is not None:
-            run["baseline_statistics"] = f"{BASELINE_DIR}/stats/statistics.json"
-            run["baseline_constraints"] = f"{BASELINE_DIR}/constraints/constraints.json"
+            run["baseline_statistics"] = f"{BASELINE_DIR}/stats/{_file_name(self.baseline.statistics_uri)}"
+            run["baseline_constraints"] = f"{BASELINE_DIR}/constraints/{_file_name(self.baseline.constraints_uri)}"
         if self.ground_truth_uri is not None:
             run["ground_truth_source"] = GROUND_TRUTH_DIR
         return run
@@ -222,10 +228,28 @@ def data_quality_job(env: EnvironmentConfig, served: ServedVersion, image_tag: s
     names = Names.of(env)
     return MonitoringJobSpec(
         kind="data-quality", schedule_name=names.monitoring_schedule,
-        output_uri=f"s3://{names.bucket('reports')}/monitoring/{names.endpoint}/{names.monitoring_schedule}/",
+        output_uri=report_root(names, names.monitoring_schedule),
         baseline=baseline_for(names, served.version), ground_truth_uri=None,
         dataset_format=CAPTURE_FORMAT, environment=_engine_environment(env),
         **_common(env, image_tag),
+    )
+
+
+def report_root(names: Names, schedule: str) -> str:
+    return f"s3://{names.bucket('reports')}/monitoring/{names.endpoint}/{schedule}/"
+
+
+def local_data_quality_job(names: Names, *, image_uri: str, baseline: Baseline, capture_uri: str,
+                           output_uri: str) -> MonitoringJobSpec:
+    """The data-quality job as local mode runs it: the same contract, with local mode in the platform's
+    place (it publishes the metric files itself, as Model Monitor does), so the image does not."""
+    return MonitoringJobSpec(
+        kind="data-quality", engine="model-monitor", schedule_name=names.monitoring_schedule,
+        schedule_expression="", period_seconds=schedule_period_seconds("rate(1 hour)"), endpoint_name=names.endpoint,
+        image_uri=image_uri, instance_type=LOCAL_INSTANCE_TYPE,
+        role_arn=names.arn("iam", f"role/{names.execution_role}", region=False), kms_key=kms_key_alias_arn(names),
+        capture_uri=capture_uri, output_uri=output_uri, baseline=baseline, ground_truth_uri=None,
+        dataset_format=CAPTURE_FORMAT, environment={"publish_cloudwatch_metrics": "Enabled"},
     )
 
 
@@ -244,7 +268,7 @@ def model_quality_job(env: EnvironmentConfig, served: ServedVersion,
         attributes |= {"probability_attribute": "1", "probability_threshold_attribute": "0.5"}
     return MonitoringJobSpec(
         kind="model-quality", schedule_name=names.model_quality_schedule,
-        output_uri=f"s3://{names.bucket('reports')}/monitoring/{names.endpoint}/{names.model_quality_schedule}/",
+        output_uri=report_root(names, names.model_quality_schedule),
         baseline=None, ground_truth_uri=ground_truth_uri(names),
         # Model Monitor merges capture and ground truth in a job of its own and hands the analyzer
         # sagemakerMergeJson; the scheduled job gets the raw capture and joins ground truth itself.
