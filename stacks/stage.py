@@ -36,8 +36,8 @@ class EnvironmentStacks:
 
 
 def skipped_endpoint_note(env_config: EnvironmentConfig) -> str:
-    return (f"{env_config.name}: no endpoint or monitoring (no model version given): pass -c model_version=N; "
-            f"`mlops registry newest-approved --env {env_config.name}` prints it")
+    return (f"{env_config.name}: no endpoint, monitoring jobs or alarms (no model version given): pass "
+            f"-c model_version=N; `mlops registry newest-approved --env {env_config.name}` prints it")
 
 
 def serverless_note(env_config: EnvironmentConfig) -> str:
