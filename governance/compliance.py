@@ -65,8 +65,6 @@ REASONS: dict[str, str] = {
     # --- Endpoint and Monitoring stacks ---
     f"{AWS}IAM5[Resource::arn:aws:sagemaker:{ANY}:processing-job/{ANY}-*]": "EventBridge Scheduler starts one "
     "monitoring job per period, named <schedule>-<execution id>; the prefix is the environment's own schedule.",
-    f"{AWS}SM2": "A serverless variant (endpoint.serverless, non-prod only) has no ML storage volume to encrypt; "
-    "SageMaker refuses a KmsKeyId for it.",
     f"{NIST}SageMakerEndpointConfigurationKMSKeyConfigured": "A serverless variant (endpoint.serverless, non-prod "
     "only) has no ML storage volume to encrypt; SageMaker refuses a KmsKeyId for it.",
     f"{AWS}IAM5[Action::{ANY}*]": "Wildcard actions appear only in explicit Deny statements (the boundary's and "

@@ -10,7 +10,7 @@ from constructs import Construct
 from config.settings import EnvironmentConfig
 from deployment.alarms import endpoint_alarms
 from deployment.endpoint import EndpointSpec, ServedVersion, endpoint_spec
-from governance.compliance import AWS, NIST, acknowledge
+from governance.compliance import NIST, acknowledge
 from stacks.constructs.canary_endpoint import CanaryEndpoint
 from stacks.constructs.metric_alarm import metric_alarm
 
@@ -27,8 +27,7 @@ class EndpointStack(cdk.Stack):
         endpoint = CanaryEndpoint(self, "Serving", spec=self.spec, rollback_alarms=alarms)
         self.endpoint_name = self.spec.endpoint_name
         if self.spec.variant.serverless:
-            acknowledge(endpoint.endpoint_config, f"{AWS}SM2",
-                        f"{NIST}SageMakerEndpointConfigurationKMSKeyConfigured")
+            acknowledge(endpoint.endpoint_config, f"{NIST}SageMakerEndpointConfigurationKMSKeyConfigured")
         cdk.Tags.of(endpoint).add("model-version", str(served.version))
         cdk.CfnOutput(self, "EndpointName", value=self.spec.endpoint_name)
         cdk.CfnOutput(self, "ServedModelVersion", value=str(served.version),
