@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from config.arns import arn, partition_of
 from config.settings import EnvironmentConfig
 
 # Model Monitor publishes data-quality metrics for endpoints in this namespace, with the
@@ -25,6 +26,15 @@ class Names:
     @classmethod
     def of(cls, env: EnvironmentConfig) -> Names:
         return cls(project=env.project, env=env.name, account=env.account, region=env.region)
+
+    @property
+    def partition(self) -> str:
+        return partition_of(self.region)
+
+    def arn(self, service: str, resource: str, *, account: str | None = None, global_service: bool = False) -> str:
+        """An ARN of this environment's partition, region and account (or another `account`)."""
+        return arn(service, resource, region=self.region, account=self.account if account is None else account,
+                   global_service=global_service)
 
     @property
     def prefix(self) -> str:
@@ -49,7 +59,7 @@ class Names:
 
     @property
     def execution_role_arn(self) -> str:
-        return f"arn:aws:iam::{self.account}:role/{self.execution_role}"
+        return self.arn("iam", f"role/{self.execution_role}", global_service=True)
 
     def persona_role(self, persona: str) -> str:
         return f"{self.prefix}-{persona}"
@@ -64,11 +74,11 @@ class Names:
 
     @property
     def model_package_group_arn(self) -> str:
-        return f"arn:aws:sagemaker:{self.region}:{self.account}:model-package-group/{self.model_package_group}"
+        return self.arn("sagemaker", f"model-package-group/{self.model_package_group}")
 
     @property
     def model_packages_arn_pattern(self) -> str:
-        return f"arn:aws:sagemaker:{self.region}:{self.account}:model-package/{self.model_package_group}/*"
+        return self.arn("sagemaker", f"model-package/{self.model_package_group}/*")
 
     @property
     def pipeline(self) -> str:
@@ -76,7 +86,7 @@ class Names:
 
     @property
     def pipeline_arn(self) -> str:
-        return f"arn:aws:sagemaker:{self.region}:{self.account}:pipeline/{self.pipeline}"
+        return self.arn("sagemaker", f"pipeline/{self.pipeline}")
 
     @property
     def endpoint(self) -> str:
@@ -91,20 +101,6 @@ class Names:
         return f"{self.prefix}-alerts"
 
     # --- endpoint and monitoring (deployment/ specs) ---
-
-    @property
-    def partition(self) -> str:
-        """The ARN partition of the environment's region (GovCloud and China differ)."""
-        if self.region.startswith("us-gov-"):
-            return "aws-us-gov"
-        if self.region.startswith("cn-"):
-            return "aws-cn"
-        return "aws"
-
-    def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
-        """`arn:<partition>:<service>:<region>:<account>:<resource>` of this environment."""
-        return (f"arn:{self.partition}:{service}:{self.region if region else ''}:"
-                f"{self.account if account else ''}:{resource}")
 
     def model(self, version: int) -> str:
         """The SageMaker Model of one served version (a new name per version: models are immutable)."""

@@ -200,6 +200,10 @@ class EnvironmentConfig(_Frozen):
             )
         if self.account in self.trusted_accounts:
             raise ValueError("trusted_accounts must not list the environment's own account")
+        return self
+
+    @model_validator(mode="after")
+    def _serverless_not_in_prod(self) -> EnvironmentConfig:
         if self.endpoint.serverless is not None and self.name == "prod":
             raise ValueError("endpoint.serverless is for non-prod environments (no data capture, no canary)")
         return self

@@ -207,7 +207,7 @@ def endpoint_spec(env: EnvironmentConfig, served: ServedVersion) -> EndpointSpec
         endpoint_name=names.endpoint,
         endpoint_config_name=names.endpoint_config(served.version),
         served=served,
-        execution_role_arn=names.arn("iam", f"role/{names.execution_role}", region=False),
+        execution_role_arn=names.execution_role_arn,
         kms_key=kms_key_alias_arn(names),
         serving_environment=dict(SERVING_ENVIRONMENT),
         network_isolation=True,

@@ -63,7 +63,7 @@ REASONS: dict[str, str] = {
     f"{AWS}IAM5[Action::sagemaker:List*]": "Read-only SageMaker list calls have no resource-level permissions.",
     f"{AWS}IAM5[Action::cloudwatch:Get*]": "Read-only observation calls in the persona boundary.",
     # --- Endpoint and Monitoring stacks ---
-    f"{AWS}IAM5[Resource::arn:aws:sagemaker:{ANY}:processing-job/{ANY}-*]": "EventBridge Scheduler starts one "
+    f"{AWS}IAM5[Resource::arn:{ANY}:sagemaker:{ANY}:processing-job/{ANY}-*]": "EventBridge Scheduler starts one "
     "monitoring job per period, named <schedule>-<execution id>; the prefix is the environment's own schedule.",
     f"{NIST}SageMakerEndpointConfigurationKMSKeyConfigured": "A serverless variant (endpoint.serverless, non-prod "
     "only) has no ML storage volume to encrypt; SageMaker refuses a KmsKeyId for it.",

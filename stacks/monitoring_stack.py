@@ -110,7 +110,7 @@ class MonitoringStack(cdk.Stack):
             {"Sid": "StartMonitoringJobs", "Effect": "Allow", "Action": "sagemaker:CreateProcessingJob",
              "Resource": [names.arn("sagemaker", f"processing-job/{job.schedule_name}-*") for job in self.jobs]},
             {"Sid": "PassTheExecutionRole", "Effect": "Allow", "Action": "iam:PassRole",
-             "Resource": names.arn("iam", f"role/{names.execution_role}", region=False),
+             "Resource": names.execution_role_arn,
              "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
         ]
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from config.arns import arn
 from deployment.alarms import AlarmSpec
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -87,7 +88,7 @@ def notification(spec: AlarmSpec, evaluation: AlarmEvaluation, account: str, reg
         "NewStateReason": evaluation.reason,
         "StateChangeTime": when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000",
         "Region": region_name,
-        "AlarmArn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{spec.name}",
+        "AlarmArn": arn("cloudwatch", f"alarm:{spec.name}", region=region, account=account),
         "OldStateValue": evaluation.old_state,
         "OKActions": list(spec.ok_actions),
         "AlarmActions": list(spec.alarm_actions),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from config.arns import arn
 from config.naming import Names
 from config.settings import EnvironmentConfig
 from deployment.alerts import alerts_topic
@@ -40,7 +41,7 @@ def provision(aws: LocalAws, env: EnvironmentConfig) -> Provisioned:
                                                               "KmsMasterKeyId": spec.kms_key})["TopicArn"])
     existing = {(sub["Protocol"], sub["Endpoint"])
                 for sub in sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])}
-    queue_arn = names.arn("sqs", names.stack(ALERTS_QUEUE_SUFFIX))
+    queue_arn = arn("sqs", names.stack(ALERTS_QUEUE_SUFFIX), region=aws.region, account=aws.account)
     queue_url = ensure_queue(sqs, queue_arn)
     wanted = [*spec.subscriptions, ("sqs", queue_arn)]
     for protocol, endpoint in wanted:

@@ -53,3 +53,20 @@ def test_model_monitor_is_not_the_default_engine_anywhere() -> None:
     prod = load_project().environments["prod"]
     assert not prod.monitoring.retrain_on_drift
     assert prod.training.schedule is None
+
+
+def test_a_govcloud_environment_gets_no_standard_partition_arn_in_any_spec() -> None:
+    from config.naming import Names
+    from deployment.alarms import endpoint_alarms, monitoring_alarms
+    from deployment.alerts import alerts_topic
+    from deployment.dashboard import dashboard_body
+    from deployment.endpoint import endpoint_spec, served_version
+    from deployment.monitoring import monitoring_jobs
+
+    env = load_project().environments["prod"].model_copy(update={"region": "us-gov-west-1"})
+    served = served_version(Names.of(env), "3")
+    specs = [endpoint_spec(env, served), *endpoint_alarms(env), *monitoring_alarms(env), alerts_topic(env),
+             dashboard_body(env), *(job.scheduled_request() for job in monitoring_jobs(env, served, "t"))]
+    text = repr(specs)
+    assert "arn:aws:" not in text
+    assert text.count("arn:aws-us-gov:") > 30
