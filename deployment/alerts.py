@@ -1,9 +1,9 @@
-"""The alerts topic, its subscriptions, the violation/failure events it relays, and the approval policy."""
+"""The alerts topic, its subscriptions, and the monitoring events it relays as readable messages."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from config.naming import Names
 from config.settings import EnvironmentConfig
@@ -59,19 +59,3 @@ VIOLATIONS_TEMPLATE = ('"Monitoring <schedule>: job <job> found violations at <t
                        'Report: <output> (constraint_violations.json)."')
 FAILED_TEMPLATE = ('"Monitoring <schedule>: job <job> ended <status> at <time>: <reason>. '
                    'Logs: CloudWatch /aws/sagemaker/ProcessingJobs, stream <job>/..."')
-
-
-@dataclass(frozen=True)
-class ApprovalPolicy:
-    """How a new version becomes Approved: auto when it beats the approved one on the gate metric."""
-
-    mode: Literal["auto", "manual"]
-    metric: str
-    direction: Literal["higher", "lower"]
-    threshold: float
-
-
-def approval_policy(env: EnvironmentConfig) -> ApprovalPolicy:
-    gate = env.quality_gate
-    return ApprovalPolicy(mode=env.approval_mode, metric=gate.metric, direction=gate.direction,
-                          threshold=gate.threshold)

@@ -70,3 +70,13 @@ def test_a_govcloud_environment_gets_no_standard_partition_arn_in_any_spec() -> 
     text = repr(specs)
     assert "arn:aws:" not in text
     assert text.count("arn:aws-us-gov:") > 30
+
+
+def test_approval_policy_is_the_environments_gate() -> None:
+    from deployment.approval import approval_policy
+
+    for env in load_project().environments.values():
+        policy = approval_policy(env)
+        assert (policy.mode, policy.metric, policy.threshold) == (
+            env.approval_mode, env.quality_gate.metric, env.quality_gate.threshold)
+        assert policy.direction == "higher"
