@@ -26,7 +26,7 @@ from rich.console import Console
 from config.images import REPO_ROOT, source_tag
 from config.naming import Names
 from config.settings import EnvironmentConfig, load_environment
-from deployment.alarms import monitored_drift_alarms
+from deployment.alarms import drift_alarms, monitored_drift_alarms
 from deployment.endpoint import VARIANT, capture_destination
 from mlops import registry
 from mlops.errors import RunError
@@ -393,7 +393,10 @@ class LocalRun:
     def _alarms(self, aws: LocalAws, provisioned: Provisioned, features: list[str],
                 note: Callable[[str], None]) -> None:
         cloudwatch = aws.client("cloudwatch")
-        specs = monitored_drift_alarms(self.env, features)
+        # monitoring.features name the configured data set's columns; a run on the user's own CSV
+        # (--data) watches every feature of that data's baseline instead.
+        specs = (drift_alarms(self.env, features) if self.user_data is not None
+                 else monitored_drift_alarms(self.env, features))
         put_alarms(cloudwatch, specs)
         evaluations = evaluate_alarms(cloudwatch, aws.client("sns"), specs, account=aws.account, region=aws.region,
                                       now=datetime.now(UTC))
