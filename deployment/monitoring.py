@@ -34,6 +34,9 @@ GROUND_TRUTH_ROOT = "ground-truth"
 # EventBridge Scheduler fills these in per run (context attributes of the target input).
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 EXECUTION_ID = "<aws.scheduler.execution-id>"
+# Scheduler's execution ids are 16 characters (e.g. d32c5kddcf5bb8c3); job names stop at 63.
+EXECUTION_ID_LENGTH = 16
+MAX_JOB_NAME = 63
 
 # AWS's prebuilt analyzer (`sagemaker-model-monitor-analyzer`) is published per region from these
 # accounts. Copied from sagemaker 2.257.7 `sagemaker/image_uri_config/model-monitor.json` (only
@@ -184,6 +187,9 @@ class MonitoringJobSpec:
         """The CreateProcessingJob input EventBridge Scheduler sends each period: the window ends at the
         scheduled time, the job name and output folder carry the run, the image derives the start from
         `monitoring_window_seconds`."""
+        if len(self.schedule_name) + 1 + EXECUTION_ID_LENGTH > MAX_JOB_NAME:
+            raise DeploymentError(f"schedule name {self.schedule_name!r} leaves no room for Scheduler's execution id "
+                                  f"in a {MAX_JOB_NAME}-character processing job name; shorten project or environment")
         request = self.processing_job_request(
             job_name=f"{self.schedule_name}-{EXECUTION_ID}", start="", end=SCHEDULED_TIME, metric_time=SCHEDULED_TIME,
             output_uri=f"{self.output_uri}{SCHEDULED_TIME}/",

@@ -80,3 +80,17 @@ def test_approval_policy_is_the_environments_gate() -> None:
         assert (policy.mode, policy.metric, policy.threshold) == (
             env.approval_mode, env.quality_gate.metric, env.quality_gate.threshold)
         assert policy.direction == "higher"
+
+
+def test_a_schedule_name_too_long_for_a_job_name_is_refused_by_name() -> None:
+    from dataclasses import replace
+
+    from config.naming import Names
+    from deployment.endpoint import served_version
+    from deployment.errors import DeploymentError
+    from deployment.monitoring import data_quality_job
+
+    env = load_project().environments["dev"]
+    job = replace(data_quality_job(env, served_version(Names.of(env), "3"), "t"), schedule_name="x" * 47)
+    with pytest.raises(DeploymentError, match="leaves no room"):
+        job.scheduled_request()
