@@ -28,20 +28,32 @@ def selected_environments(app: cdk.App) -> list[EnvironmentConfig]:
     return [project.environments[wanted]]
 
 
-def build_app(app: cdk.App) -> cdk.App:
+def model_version(app: cdk.App) -> str | None:
+    """`-c model_version=N` (or a model package ARN): the Approved version to serve; None = no endpoint."""
+    value = app.node.try_get_context("model_version")
+    return None if value in (None, "") else str(value)
+
+
+def build_app(app: cdk.App, notes: list[str] | None = None) -> cdk.App:
+    """The app with every selected environment; one-line notes on what was left out go to `notes`."""
     add_compliance_checks(app)
     for env_config in selected_environments(app):
-        add_environment(app, env_config)
+        added = add_environment(app, env_config, model_version(app))
+        if notes is not None:
+            notes.extend(added.notes)
     return app
 
 
 def main() -> int:
     app = cdk.App()
     try:
-        build_app(app)
+        notes: list[str] = []
+        build_app(app, notes)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     app.synth()
     return 0
 

@@ -100,6 +100,29 @@ class Names:
     def alerts_topic(self) -> str:
         return f"{self.prefix}-alerts"
 
+    # --- endpoint and monitoring (deployment/ specs) ---
+
+    def model(self, version: int) -> str:
+        """The SageMaker Model of one served version (a new name per version: models are immutable)."""
+        return f"{self.prefix}-model-v{version}"
+
+    def endpoint_config(self, version: int) -> str:
+        return f"{self.prefix}-endpoint-v{version}"
+
+    def model_package_arn(self, version: int) -> str:
+        return self.arn("sagemaker", f"model-package/{self.model_package_group}/{version}")
+
+    @property
+    def model_quality_schedule(self) -> str:
+        return f"{self.prefix}-model-quality"
+
+    def alarm(self, part: str) -> str:
+        return f"{self.prefix}-{part}"
+
+    @property
+    def dashboard(self) -> str:
+        return f"{self.prefix}-monitoring"
+
     def ecr_repository(self, image: str) -> str:
         return f"{self.prefix}-{image}"
 

@@ -93,9 +93,25 @@ class JobResources(_Frozen):
     instance_count: int = Field(1, ge=1, le=20)
 
 
+_SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
+
+
+def _schedule_expression(value: str) -> str:
+    if not _SCHEDULE.match(value):
+        raise ValueError("must be a cron(...) or rate(N unit) expression")
+    return value
+
+
 class TrainingConfig(JobResources):
     # SageMaker passes every hyperparameter as a string; keep them strings here too.
     hyperparameters: dict[str, str] = Field(default_factory=dict)
+    # Periodic retraining: a Scheduler schedule starts the pipeline (None = only on demand).
+    schedule: str | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        return None if value is None else _schedule_expression(value)
 
 
 class QualityGate(_Frozen):
@@ -110,6 +126,16 @@ class QualityGate(_Frozen):
         raise ConfigError(f"unknown quality-gate metric {self.metric!r}")
 
 
+# --- endpoint / monitoring / alerts (the Endpoint and Monitoring stacks, deployment/ specs) ---------
+
+
+class ServerlessConfig(_Frozen):
+    """A serverless variant (no instances, no data capture): the cheap choice for non-prod."""
+
+    memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
+    max_concurrency: int = Field(5, ge=1, le=200)
+
+
 class EndpointConfig(_Frozen):
     instance_type: InstanceType
     instance_count: int = Field(1, ge=1, le=20)
@@ -117,6 +143,12 @@ class EndpointConfig(_Frozen):
     canary_percent: int = Field(10, ge=1, le=50)
     canary_wait_minutes: int = Field(5, ge=1, le=60)
     data_capture_percent: int = Field(100, ge=1, le=100)
+    # Target tracking on SageMakerVariantInvocationsPerInstance (per minute).
+    invocations_per_instance: int = Field(100, ge=1, le=100_000)
+    # Alarm thresholds; the 5XX and p99 alarms also roll a canary back.
+    latency_p99_ms: int = Field(1000, ge=1, le=60_000)
+    errors_5xx_per_minute: int = Field(1, ge=1)
+    serverless: ServerlessConfig | None = None
 
     @model_validator(mode="after")
     def _max_at_least_initial(self) -> EndpointConfig:
@@ -125,19 +157,33 @@ class EndpointConfig(_Frozen):
         return self
 
 
-_SCHEDULE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
+FeatureName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,200}$")]
 
 
 class MonitoringConfig(_Frozen):
     schedule: str = "cron(0 * ? * * *)"
     drift_threshold: float = Field(0.2, gt=0, le=1)
+    # Model Monitor is closed to new customers, so the default runs the same image as a
+    # Processing job from EventBridge Scheduler (README "Monitoring").
+    engine: Literal["model-monitor", "scheduled-job"] = "scheduled-job"
+    image: Literal["project", "prebuilt"] = "project"
+    instance_type: InstanceType = "ml.m5.large"
+    # One drift alarm each; synthesis is offline, so they are named here, not read from a baseline.
+    features: tuple[FeatureName, ...] = ()
+    retrain_on_drift: bool = False
 
     @field_validator("schedule")
     @classmethod
-    def _schedule_expression(cls, value: str) -> str:
-        if not _SCHEDULE.match(value):
-            raise ValueError("must be a cron(...) or rate(N unit) expression")
-        return value
+    def _schedule(cls, value: str) -> str:
+        return _schedule_expression(value)
+
+    @model_validator(mode="after")
+    def _prebuilt_is_model_monitor(self) -> MonitoringConfig:
+        if self.image == "prebuilt" and self.engine != "model-monitor":
+            raise ValueError("image 'prebuilt' (AWS's analyzer) runs only under engine 'model-monitor'")
+        if len(set(self.features)) != len(self.features):
+            raise ValueError("features lists a name twice")
+        return self
 
 
 class AlertsConfig(_Frozen):
@@ -241,6 +287,12 @@ class EnvironmentConfig(_Frozen):
                 if arn.split(":")[1] != partition:
                     raise ValueError(f"personas.{persona}: {arn} is not in the partition {partition!r} of region "
                                      f"{self.region}")
+        return self
+
+    @model_validator(mode="after")
+    def _serverless_not_in_prod(self) -> EnvironmentConfig:
+        if self.endpoint.serverless is not None and self.name == "prod":
+            raise ValueError("endpoint.serverless is for non-prod environments (no data capture, no canary)")
         return self
 
 

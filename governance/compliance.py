@@ -71,6 +71,11 @@ REASONS: dict[str, str] = {
     f"{AWS}IAM5[Action::sagemaker:Describe*]": "Read-only SageMaker describe calls: reading is the personas' job.",
     f"{AWS}IAM5[Action::sagemaker:List*]": "Read-only SageMaker list calls have no resource-level permissions.",
     f"{AWS}IAM5[Action::cloudwatch:Get*]": "Read-only observation calls in the persona boundary.",
+    # --- Endpoint and Monitoring stacks ---
+    f"{AWS}IAM5[Resource::arn:{ANY}:sagemaker:{ANY}:processing-job/{ANY}-*]": "EventBridge Scheduler starts one "
+    "monitoring job per period, named <schedule>-<execution id>; the prefix is the environment's own schedule.",
+    f"{NIST}SageMakerEndpointConfigurationKMSKeyConfigured": "A serverless variant (endpoint.serverless, non-prod "
+    "only) has no ML storage volume to encrypt; SageMaker refuses a KmsKeyId for it.",
     f"{AWS}IAM5[Action::{ANY}*]": "Wildcard actions appear only in explicit Deny statements (the boundary's and "
     "the auditor's), where a wider match denies more, or in read-only prefixes (Describe*, List*, Get*).",
 }

@@ -170,6 +170,28 @@ def _registry_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry_newest_approved(args: argparse.Namespace) -> int:
+    """Prints only the cdk arguments on stdout, so `npx cdk deploy $(mlops registry newest-approved ...)` works."""
+    from mlops.deploy import newest_approved_version
+
+    env = load_environment(args.env)
+    newest = newest_approved_version(client("sagemaker", aws_target(env, args)), env)
+    print(f"-c env={env.name} -c model_version={newest.version}")
+    return 0
+
+
+def _registry_prepare_deploy(args: argparse.Namespace) -> int:
+    from mlops.deploy import prepare_deploy
+
+    env = load_environment(args.env)
+    target = aws_target(env, args)
+    prepared = prepare_deploy(client("sagemaker", target), client("s3", target), env, args.version)
+    print(f"version {prepared.version} is Approved; drift baseline staged at "
+          f"{prepared.baseline.constraints_uri.rsplit('/', 1)[0]}/", file=sys.stderr)
+    print(prepared.context_arguments(env))
+    return 0
+
+
 def add_registry_commands(commands: Commands) -> None:
     group = commands.add_parser("registry", help="model versions in the environment's model package group")
     sub = group.add_subparsers(dest="registry_command", required=True, metavar="COMMAND")
@@ -186,6 +208,11 @@ def add_registry_commands(commands: Commands) -> None:
         sub, "rollback", "reject the approved version and re-approve the previous one", _registry_rollback
     )
     rollback.add_argument("--version", type=int, default=None, metavar="N", help="version to restore")
+    add_command(sub, "newest-approved", "print the cdk arguments that deploy the newest Approved version",
+                _registry_newest_approved)
+    prepare = add_command(sub, "prepare-deploy", "refuse a version that is not Approved, stage its drift baseline "
+                          "for monitoring, print the cdk arguments", _registry_prepare_deploy)
+    prepare.add_argument("--version", type=int, default=None, metavar="N", help="default: newest Approved")
 
 
 # --- entry point --------------------------------------------------------------------------------

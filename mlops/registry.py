@@ -192,3 +192,30 @@ def rollback(sm: Any, group: str, to_version: int | None = None) -> Rollback:
         restored = set_status(sm, target, APPROVED, f"re-approved by rollback from version {current.version}")
     rejected = set_status(sm, current, REJECTED, f"rolled back to version {target.version}")
     return Rollback(rejected=rejected, restored=restored)
+
+
+# --- deploying a version (the Endpoint and Monitoring stacks serve one named Approved version) ---
+
+
+def require_approved(sm: Any, group: str, version: int) -> ModelVersion:
+    """The version, if it is Approved; RegistryError naming its status otherwise (synth is offline, so
+    this is where a deploy of a pending or rejected version is refused)."""
+    model = find_version(existing_versions(sm, group), version)
+    if model.status != APPROVED:
+        raise RegistryError(
+            f"version {version} of {group!r} is {model.status}, not Approved: it cannot be deployed "
+            f"(approve it with `mlops registry approve --version {version}`, or deploy an approved one)"
+        )
+    return model
+
+
+def drift_baseline_uris(sm: Any, model: ModelVersion) -> tuple[str, str]:
+    """(statistics, constraints) S3 URIs of the version's data-quality DriftCheckBaselines."""
+    described = sm.describe_model_package(ModelPackageName=model.arn)
+    quality = described.get("DriftCheckBaselines", {}).get("ModelDataQuality", {})
+    statistics = quality.get("Statistics", {}).get("S3Uri")
+    constraints = quality.get("Constraints", {}).get("S3Uri")
+    if not statistics or not constraints:
+        raise RegistryError(f"version {model.version} of {model.group!r} has no data-quality drift baselines "
+                            "(DriftCheckBaselines.ModelDataQuality) to monitor with")
+    return str(statistics), str(constraints)

@@ -11,9 +11,12 @@ from constructs import Construct
 from config.images import source_tag
 from config.naming import Names
 from config.settings import EnvironmentConfig
+from deployment.endpoint import served_version
 from governance.compliance import add_compliance_checks
 from stacks.containers_stack import ContainersStack
+from stacks.endpoint_stack import EndpointStack
 from stacks.governance_stack import GovernanceStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.pipeline_stack import PipelineStack
 from stacks.registry_stack import RegistryStack
 
@@ -26,10 +29,29 @@ class EnvironmentStacks:
     containers: ContainersStack
     registry: RegistryStack
     pipeline: PipelineStack
+    monitoring: MonitoringStack
+    endpoint: EndpointStack | None = None
+    # One line each about what was left out and how to add it (printed by app.py).
+    notes: tuple[str, ...] = ()
 
 
-def add_environment(scope: Construct, env_config: EnvironmentConfig) -> EnvironmentStacks:
-    """Create every stack of one environment in `scope` (an App or a Stage)."""
+def skipped_endpoint_note(env_config: EnvironmentConfig) -> str:
+    return (f"{env_config.name}: no endpoint, monitoring jobs or alarms (no model version given): pass "
+            f"-c model_version=N; `mlops registry newest-approved --env {env_config.name}` prints it")
+
+
+def serverless_note(env_config: EnvironmentConfig) -> str:
+    return (f"{env_config.name}: endpoint.serverless has no data capture, so nothing is monitored "
+            "(alarms on drift and model quality need an instance endpoint)")
+
+
+def add_environment(scope: Construct, env_config: EnvironmentConfig,
+                    model_version: str | None = None) -> EnvironmentStacks:
+    """Create every stack of one environment in `scope` (an App or a Stage).
+
+    `model_version` (a version number or package ARN, from `-c model_version=...`) names the Approved
+    version the endpoint serves; without it there is no endpoint and nothing to monitor.
+    """
     names = Names.of(env_config)
     aws_env = cdk.Environment(account=env_config.account, region=env_config.region)
     tags = {"project": env_config.project, "environment": env_config.name, "managed-by": "cdk"}
@@ -78,16 +100,52 @@ def add_environment(scope: Construct, env_config: EnvironmentConfig) -> Environm
     pipeline.add_stack_dependency(governance, reason="the pipeline definition names its resources")
     pipeline.add_stack_dependency(containers, reason="the pipeline definition names its resources")
     pipeline.add_stack_dependency(registry, reason="the pipeline definition names its resources")
-    for stack in (governance, containers, registry, pipeline):
+    served = served_version(names, model_version) if model_version else None
+    notes: list[str] = []
+    endpoint = None
+    if served is None:
+        notes.append(skipped_endpoint_note(env_config))
+    else:
+        endpoint = EndpointStack(
+            scope,
+            names.stack("endpoint"),
+            env_config=env_config,
+            served=served,
+            stack_name=names.stack("endpoint"),
+            description=f"{names.prefix}: endpoint serving model version {served.version}",
+            **common,
+        )
+        # Role, key, capture bucket and the model package exist before the endpoint names them.
+        for needed in (governance, containers, registry):
+            endpoint.add_stack_dependency(needed, reason="the endpoint names its role, key, bucket and package")
+        if env_config.endpoint.serverless is not None:
+            notes.append(serverless_note(env_config))
+    monitoring = MonitoringStack(
+        scope,
+        names.stack("monitoring"),
+        env_config=env_config,
+        served=served,
+        image_tag=image_tag,
+        stack_name=names.stack("monitoring"),
+        description=f"{names.prefix}: alerts topic, monitoring jobs, alarms, dashboard and retraining triggers",
+        **common,
+    )
+    monitoring.add_stack_dependency(pipeline, reason="retraining starts the pipeline")
+    if endpoint is not None:
+        monitoring.add_stack_dependency(endpoint, reason="monitoring schedules need the endpoint and its capture")
+    stacks = [governance, containers, registry, pipeline, monitoring, *([endpoint] if endpoint else [])]
+    for stack in stacks:
         for key, value in tags.items():
             cdk.Tags.of(stack).add(key, value)
-    return EnvironmentStacks(governance=governance, containers=containers, registry=registry, pipeline=pipeline)
+    return EnvironmentStacks(governance=governance, containers=containers, registry=registry, pipeline=pipeline,
+                             monitoring=monitoring, endpoint=endpoint, notes=tuple(notes))
 
 
 class MlopsStage(cdk.Stage):
     """An environment as a deployable unit of the CI/CD route, with the compliance checks attached."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, env_config: EnvironmentConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, env_config: EnvironmentConfig,
+                 model_version: str | None = None) -> None:
         super().__init__(scope, construct_id, env=cdk.Environment(account=env_config.account, region=env_config.region))
         add_compliance_checks(self)
-        self.stacks = add_environment(self, env_config)
+        self.stacks = add_environment(self, env_config, model_version)

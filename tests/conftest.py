@@ -19,6 +19,8 @@ from config.images import REPO_ROOT
 from config.settings import EnvironmentConfig, load_project
 
 ENVIRONMENTS = ("dev", "staging", "prod")
+# The app is synthesized serving this version (`-c model_version=3`), so endpoint and monitoring render.
+SERVED_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     outdir = tmp_path_factory.mktemp("cdk.out")
     # cdk.json's context (feature flags) changes what synthesizes, e.g. literal partitions in ARNs that
     # nag acknowledgements name: synthesize exactly as the CLI does.
-    context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    context = {**json.loads((REPO_ROOT / "cdk.json").read_text())["context"], "model_version": SERVED_VERSION}
     app = build_app(cdk.App(outdir=str(outdir), context=context))
     assembly = app.synth()
     templates = {stack.stack_name: stack.template for stack in assembly.stacks}

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from config.alarms import AlarmSpec
 from config.arns import arn
+from deployment.alarms import AlarmSpec
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "GreaterThanThreshold": lambda value, threshold: value > threshold,

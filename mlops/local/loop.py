@@ -23,11 +23,12 @@ from typing import Any
 
 from rich.console import Console
 
-from config.alarms import drift_alarms
 from config.images import REPO_ROOT, source_tag
 from config.naming import Names
 from config.settings import EnvironmentConfig, load_environment
 from containers.contracts.data_schema import SCHEMA_FILE, SCHEMA_REFUSAL, SCHEMA_VIOLATIONS_FILE
+from deployment.alarms import drift_alarms, monitored_drift_alarms
+from deployment.endpoint import VARIANT, capture_destination
 from mlops import registry
 from mlops.errors import RunError
 from mlops.local import jobs
@@ -71,7 +72,6 @@ from pipelines.parameter_rules import parameter_problem
 DEFINITION_FILE = "definition.json"
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"
-VARIANT = "AllTraffic"
 
 
 @dataclass(frozen=True)
@@ -439,7 +439,10 @@ class LocalRun:
     def _alarms(self, aws: LocalAws, provisioned: Provisioned, features: list[str],
                 note: Callable[[str], None]) -> None:
         cloudwatch = aws.client("cloudwatch")
-        specs = drift_alarms(self.env, features)
+        # monitoring.features name the configured data set's columns; a run on the user's own CSV
+        # (--data) watches every feature of that data's baseline instead.
+        specs = (drift_alarms(self.env, features) if self.user_data is not None
+                 else monitored_drift_alarms(self.env, features))
         put_alarms(cloudwatch, specs)
         evaluations = evaluate_alarms(cloudwatch, aws.client("sns"), specs, account=aws.account, region=aws.region,
                                       now=datetime.now(UTC))
@@ -548,7 +551,7 @@ class LocalRun:
             self.endpoint = None  # the serve stage starts (and reports on) the right one
 
     def _start_endpoint(self, model: ServedModel) -> Endpoint:
-        capture_dir = self.work.s3_path(f"s3://{self.names.bucket('capture')}/datacapture")
+        capture_dir = self.work.s3_path(capture_destination(self.names))
         return start_endpoint(self.work, model, self.run_dir / "serve", endpoint_name=self.names.endpoint,
                               variant=VARIANT, capture_dir=capture_dir,
                               capture_percent=float(self.env.endpoint.data_capture_percent))

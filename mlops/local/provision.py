@@ -1,4 +1,4 @@
-"""What the stacks would have created, created in local AWS: the model package group, the alerts topic."""
+"""What the stacks create, rendered into local AWS from the same specs: the model package group, the alerts topic."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 from config.arns import arn
 from config.naming import Names
 from config.settings import EnvironmentConfig
+from deployment.alerts import alerts_topic
 from mlops.local.local_aws import LocalAws
 from mlops.local.state import ensure_queue
 
@@ -35,13 +36,14 @@ def provision(aws: LocalAws, env: EnvironmentConfig) -> Provisioned:
             ModelPackageGroupDescription=f"{env.project} {env.name} models",
         )
     sns, sqs = aws.client("sns"), aws.client("sqs")
-    topic = str(sns.create_topic(Name=names.alerts_topic,
-                                 Attributes={"DisplayName": f"{env.project} {env.name} alerts"})["TopicArn"])
+    spec = alerts_topic(env)
+    topic = str(sns.create_topic(Name=spec.name, Attributes={"DisplayName": spec.display_name,
+                                                              "KmsMasterKeyId": spec.kms_key})["TopicArn"])
     existing = {(sub["Protocol"], sub["Endpoint"])
                 for sub in sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])}
     queue_arn = arn("sqs", names.stack(ALERTS_QUEUE_SUFFIX), region=aws.region, account=aws.account)
     queue_url = ensure_queue(sqs, queue_arn)
-    wanted = [("email", email) for email in env.alerts.emails] + [("sqs", queue_arn)]
+    wanted = [*spec.subscriptions, ("sqs", queue_arn)]
     for protocol, endpoint in wanted:
         if (protocol, endpoint) not in existing:
             sns.subscribe(TopicArn=topic, Protocol=protocol, Endpoint=endpoint)

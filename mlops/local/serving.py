@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deployment.endpoint import SERVING_ENVIRONMENT
 from mlops.local.errors import LocalModeError
 from mlops.local.images import image_for
 from mlops.local.jobs import Sandbox, environment, log_tail
@@ -153,8 +154,11 @@ def start_endpoint(
     sandbox.reset()
     unpack_model(work, model.model_data, sandbox.opt_ml / "model")
     port = free_port()
+    # The package's container environment, then the Model's (the deployment spec), then what only a
+    # local process needs (loopback port, one worker, capture written by the server itself).
     env = environment(sandbox, {
         **model.environment,
+        **SERVING_ENVIRONMENT,
         "SAGEMAKER_BIND_TO_HOST": "127.0.0.1",
         "SAGEMAKER_BIND_TO_PORT": str(port),
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",

@@ -83,7 +83,8 @@ def test_an_unreadable_schema_fails_the_job_naming_the_file(tmp_path: Path) -> N
 def test_local_monitoring_job_mounts_the_schema_and_names_it_in_the_environment() -> None:
     from config.naming import Names
     from config.settings import load_environment
-    from mlops.local.monitoring import BASELINE_DIR, monitoring_job
+    from deployment.monitoring import BASELINE_DIR
+    from mlops.local.monitoring import monitoring_job
 
     names = Names.of(load_environment("dev"))
     when = datetime(2024, 5, 6, 8, tzinfo=UTC)

@@ -6,8 +6,8 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from config.alarms import AlarmSpec, drift_alarms
 from config.settings import load_environment
+from deployment.alarms import AlarmSpec, drift_alarms
 from mlops.local.alarm_evaluation import (
     Datapoint,
     decide_state,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from config.alarms import drift_alarms
 from config.settings import load_environment
+from deployment.alarms import drift_alarms
 from mlops.local.alarm_evaluation import put_alarms
 from mlops.local.local_aws import local_aws
 from mlops.local.provision import provision

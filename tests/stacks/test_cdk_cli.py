@@ -29,12 +29,19 @@ def _cdk(*arguments: str, outdir: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_synthesizes_prod_with_every_compliance_check(tmp_path: Path) -> None:
-    result = _cdk("-c", "env=prod", outdir=tmp_path)
+def test_cli_synthesizes_prod_serving_a_version_offline_with_every_compliance_check(tmp_path: Path) -> None:
+    result = _cdk("-c", "env=prod", "-c", "model_version=3", outdir=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     templates = sorted(path.name for path in tmp_path.glob("*.template.json"))
-    assert templates == [f"mlops-kit-prod-{part}.template.json"
-                         for part in ("containers", "governance", "pipeline", "registry")]
+    assert templates == [f"mlops-kit-prod-{part}.template.json" for part in
+                         ("containers", "endpoint", "governance", "monitoring", "pipeline", "registry")]
+    assert "note:" not in result.stderr
+
+
+def test_cli_refuses_a_model_version_that_names_no_version(tmp_path: Path) -> None:
+    result = _cdk("-c", "env=prod", "-c", "model_version=latest", outdir=tmp_path)
+    assert result.returncode != 0
+    assert "model_version 'latest' is neither a version number nor a model package ARN" in result.stderr
 
 
 def test_cli_refuses_an_unknown_environment_by_name(tmp_path: Path) -> None:

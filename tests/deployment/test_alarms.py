@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from config.alarms import alerts_topic_arn, drift_alarms, schedule_period_seconds
 from config.naming import DATA_QUALITY_NAMESPACE, Names
 from config.settings import ConfigError, EnvironmentConfig
+from deployment.alarms import alerts_topic_arn, drift_alarms, schedule_period_seconds
 
 
 def test_one_alarm_per_feature_on_its_drift_metric(environments: dict[str, EnvironmentConfig]) -> None:
