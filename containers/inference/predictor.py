@@ -203,7 +203,7 @@ class TreeEnsembleScorer:
         # The initial raw score is the same for every row: compute it once from a placeholder row.
         self._init = np.asarray(estimator._raw_predict_init(np.zeros((1, n_features))), dtype=np.float64)[0]
 
-    def _raw(self, features: np.ndarray) -> np.ndarray:
+    def raw(self, features: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):  # an overflow becomes inf, refused just below
             rows = np.ascontiguousarray(features, dtype=np.float32)
         if not np.isfinite(rows).all():
@@ -213,11 +213,88 @@ class TreeEnsembleScorer:
         self._predict_stages(self._estimator.estimators_, rows, self._estimator.learning_rate, raw)
         return raw
 
-    def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        return np.asarray(self._estimator._loss.predict_proba(self._raw(features)))
+    def classify(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities, encoded labels) as predict_proba and predict compute them."""
+        raw = self.raw(features)
+        # GradientBoostingClassifier.predict: class 1 when the raw score is >= 0.
+        encoded = (raw[:, 0] >= 0).astype(np.intp) if raw.shape[1] == 1 else np.argmax(raw, axis=1)
+        return np.asarray(self._estimator._loss.predict_proba(raw)), encoded
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        return self._raw(features).ravel()
+        return self.raw(features).ravel()
+
+
+class HistGradientBoostingScorer:
+    """HistGradientBoosting scoring without scikit-learn's per-call validation: the fitted tree
+    predictors, baseline and loss that `_raw_predict` uses, called on the array the server built.
+    Bit-for-bit identical to predict_proba/predict (tested). Models fitted with native categorical
+    features re-encode the input inside the estimator; those go through the public API."""
+
+    def __init__(self, estimator: Any):
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+        if not isinstance(estimator, HistGradientBoostingClassifier | HistGradientBoostingRegressor):
+            raise FastPathUnsupportedError(f"{type(estimator).__name__} is scored through its public API")
+        if getattr(estimator, "_preprocessor", None) is not None:
+            raise FastPathUnsupportedError("HistGradientBoosting with native categorical features")
+        self._estimator = estimator
+        self._known_cat_bitsets, self._f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
+        self._n_threads = _openmp_effective_n_threads()
+        self._n_features = int(estimator.n_features_in_)
+
+    def raw(self, features: np.ndarray) -> np.ndarray:
+        rows = np.ascontiguousarray(features, dtype=np.float64)
+        if rows.ndim != 2 or rows.shape[1] != self._n_features:
+            raise ValueError(f"X has {rows.shape[-1]} features, but the model expects {self._n_features}")
+        estimator = self._estimator
+        baseline = estimator._baseline_prediction
+        raw = np.zeros((rows.shape[0], estimator.n_trees_per_iteration_), dtype=baseline.dtype, order="F")
+        raw += baseline
+        for predictors_of_iteration in estimator._predictors:
+            for k, predictor in enumerate(predictors_of_iteration):
+                raw[:, k] += predictor.predict(rows, self._known_cat_bitsets, self._f_idx_map, self._n_threads)
+        return raw
+
+    def classify(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raw = self.raw(features)
+        # HistGradientBoostingClassifier.predict: class 1 when the raw score is > 0 (ties go to class 0).
+        encoded = (raw.ravel() > 0).astype(np.intp) if raw.shape[1] == 1 else np.argmax(raw, axis=1)
+        return np.asarray(self._estimator._loss.predict_proba(raw)), encoded
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(self._estimator._loss.link.inverse(self.raw(features).ravel()))
+
+
+class PublicApiScorer:
+    """Any other estimator: its own predict_proba and predict, so labels follow its own rule
+    (argmax, a threshold, ...) exactly as the plain pipeline's predict does."""
+
+    def __init__(self, estimator: Any):
+        self._estimator = estimator
+        classes = getattr(estimator, "classes_", None)
+        self._position = {label: i for i, label in enumerate(classes)} if classes is not None else {}
+
+    def classify(self, features: Any) -> tuple[np.ndarray, np.ndarray]:
+        probabilities = np.asarray(self._estimator.predict_proba(features), dtype=np.float64)
+        labels = np.asarray(self._estimator.predict(features)).ravel()
+        encoded = np.fromiter((self._position[label] for label in labels), dtype=np.intp, count=len(labels))
+        return probabilities, encoded
+
+    def predict(self, features: Any) -> np.ndarray:
+        return np.asarray(self._estimator.predict(features))
+
+
+def fast_scorer(estimator: Any) -> TreeEnsembleScorer | HistGradientBoostingScorer | PublicApiScorer:
+    """The quickest scorer that reproduces the estimator's own results exactly."""
+    try:
+        return TreeEnsembleScorer(estimator, int(estimator.n_features_in_))
+    except (FastPathUnsupportedError, AttributeError, ImportError):
+        pass
+    try:
+        return HistGradientBoostingScorer(estimator)
+    except (FastPathUnsupportedError, AttributeError, ImportError):
+        return PublicApiScorer(estimator)
 
 
 class Predictor:
@@ -240,13 +317,8 @@ class Predictor:
                 self.fast_path_reason = "compiled"
             except FastPathUnsupportedError as reason:
                 self.fast_path_reason = str(reason)
-        self.scorer: Any = self.estimator
-        if self.preprocessor is not None:
-            try:
-                n_features = int(self.estimator.n_features_in_)
-                self.scorer = TreeEnsembleScorer(self.estimator, n_features)
-            except (FastPathUnsupportedError, AttributeError, ImportError):
-                self.scorer = self.estimator
+        # Without a compiled preprocessor the whole pipeline scores DataFrames through its public API.
+        self.scorer = fast_scorer(self.estimator) if self.preprocessor is not None else PublicApiScorer(pipeline)
         if self.classes is not None:
             fitted = [value.item() if hasattr(value, "item") else value for value in self.estimator.classes_]
             if fitted != list(self.classes):
@@ -264,26 +336,13 @@ class Predictor:
             columns[self.layout.names[position]] = values
         return pd.DataFrame({name: columns[name] for name in self.layout.names})
 
-    def _labels(self, probabilities: np.ndarray) -> list[Any]:
-        if probabilities.shape[1] == 2:
-            # GradientBoosting's predict picks class 1 when its raw score is >= 0, i.e. p(1) >= 0.5.
-            encoded = (probabilities[:, 1] >= 0.5).astype(np.intp)
-        else:
-            encoded = np.argmax(probabilities, axis=1)
-        return list(self._class_array[encoded])
-
     def predict(self, batch: RowBatch) -> Predictions:
         try:
-            if self.preprocessor is not None:
-                features: Any = self.preprocessor.transform(batch)
-                model: Any = self.scorer
-            else:
-                features = self.frame(batch)
-                model = self.pipeline
+            features: Any = self.preprocessor.transform(batch) if self.preprocessor is not None else self.frame(batch)
             if self.has_proba:
-                probabilities = np.asarray(model.predict_proba(features), dtype=np.float64)
-                return Predictions(self._labels(probabilities), probabilities, self.classes)
-            values = model.predict(features)
+                probabilities, encoded = self.scorer.classify(features)
+                return Predictions(list(self._class_array[encoded]), probabilities, self.classes)
+            values = self.scorer.predict(features)
         except ValueError as error:
             # sklearn raises ValueError for inputs it cannot score (e.g. values beyond float32).
             raise ScoringError(str(error).splitlines()[0]) from error

@@ -87,12 +87,17 @@ def _accepted_parameters(estimator_class: type) -> dict[str, Any]:
         return dict(estimator_class().get_params(deep=False))
     except TypeError:
         # A constructor with required arguments: read the names from its signature instead.
-        signature = inspect.signature(estimator_class.__init__)
+        signature = inspect.signature(estimator_class)
         return {
             name: None if parameter.default is inspect.Parameter.empty else parameter.default
             for name, parameter in signature.parameters.items()
             if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
         }
+
+
+def _takes_keyword_arguments(estimator_class: type) -> bool:
+    parameters = inspect.signature(estimator_class).parameters.values()
+    return any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters)
 
 
 def estimator_from(
@@ -109,6 +114,8 @@ def estimator_from(
             names = sorted([*accepted, *aliases])
             close = difflib.get_close_matches(key, names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
+            if _takes_keyword_arguments(estimator_class):
+                hint += "; its library-specific keyword arguments are set from a factory `module:function`"
             raise EstimatorError(
                 f"{estimator_class.__name__} has no hyperparameter {key!r}{hint}; accepted: {', '.join(names)}"
             )
