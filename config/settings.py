@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_FILE = Path(__file__).with_name("environments.yaml")
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
@@ -72,6 +73,40 @@ class JobResources(_Frozen):
 class TrainingConfig(JobResources):
     # SageMaker passes every hyperparameter as a string; keep them strings here too.
     hyperparameters: dict[str, str] = Field(default_factory=dict)
+    # Import path of a scikit-learn-compatible class or a factory `package.module:function`; None is
+    # the kit's default (HistGradientBoosting). Its hyperparameters are checked against the estimator
+    # when the definition is built (pipelines.definition.check_estimator) and in the training image.
+    estimator: str | None = None
+    # Your own training script (path from the repository root), run in SageMaker's script mode
+    # instead of the kit's trainer; it must write the model artifact contract.
+    entry_point: str | None = None
+
+    @field_validator("estimator")
+    @classmethod
+    def _estimator_reference(cls, value: str | None) -> str | None:
+        from containers.training.estimators import check_reference_syntax
+
+        if value is not None:
+            check_reference_syntax(value)
+        return value
+
+    @field_validator("entry_point")
+    @classmethod
+    def _script_in_repository(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        path = Path(value)
+        if path.is_absolute() or ".." in path.parts or path.suffix != ".py":
+            raise ValueError("must be a .py file given relative to the repository root")
+        if not (REPO_ROOT / path).is_file():
+            raise ValueError(f"{value}: no such file in {REPO_ROOT}")
+        return path.as_posix()
+
+    @model_validator(mode="after")
+    def _estimator_or_script(self) -> TrainingConfig:
+        if self.estimator is not None and self.entry_point is not None:
+            raise ValueError("set training.estimator or training.entry_point, not both (the script builds its model)")
+        return self
 
 
 class QualityGate(_Frozen):

@@ -187,7 +187,8 @@ def test_hyperparameters_are_strings_wired_to_parameters_plus_target_and_problem
     expected: dict[str, Any] = {
         key: {"Get": f"Parameters.{pd_.hyperparameter_parameter_name(key)}"} for key in env.training.hyperparameters
     }
-    expected |= {"target": env.data.target, "problem_type": env.data.problem_type.value}
+    expected |= {"target": env.data.target, "problem_type": env.data.problem_type.value,
+                 "estimator": env.training.estimator or pd_.DEFAULT_ESTIMATOR}
     assert hyperparameters == expected
     assert pd_.hyperparameter_parameter_name("n_estimators") == "NEstimators"
 
