@@ -1,4 +1,16 @@
-"""The model artifact contract: model.joblib + metadata.json, written by training, read by serving."""
+"""The model artifact contract: model.joblib + metadata.json, written by training, read by serving.
+
+What every consumer (evaluation, registry metrics, serving, monitoring) needs in the model folder,
+whether the kit's trainer or your own `training.entry_point` script wrote it:
+- `model.joblib`: a fitted object with `predict(frame)` (a scikit-learn Pipeline is the usual one),
+  taking a DataFrame with the metadata's feature columns in the form `model_input_frame` gives
+  (numbers as float64, categories as str with NaN for missing). Classifiers also need
+  `predict_proba(frame)` and `classes_` equal to the metadata's classes.
+- `metadata.json`: `ModelMetadata` below (problem type, target, features in inference order,
+  classes, hyperparameters, metrics, scikit-learn version).
+`save_model_artifact` writes both; `check_model_artifact` is what the training image runs after a
+user script ends, and its error names what is missing.
+"""
 
 from __future__ import annotations
 
@@ -120,6 +132,28 @@ def load_model_artifact(model_dir: Path) -> tuple[Any, ModelMetadata]:
     if not hasattr(pipeline, "predict"):
         raise ModelArtifactError(f"{path}: holds a {type(pipeline).__name__}, not a fitted pipeline")
     return pipeline, metadata
+
+
+def check_model_artifact(model_dir: Path) -> ModelMetadata:
+    """The contract above, checked: raises ModelArtifactError naming the missing file or broken promise."""
+    model_dir = Path(model_dir)
+    missing = [name for name in (MODEL_FILE, METADATA_FILE) if not (model_dir / name).is_file()]
+    if missing:
+        raise ModelArtifactError(
+            f"{model_dir}: missing {' and '.join(missing)} (the model artifact contract needs {MODEL_FILE}, a "
+            f"fitted pipeline, and {METADATA_FILE}; containers.contracts.model_artifact.save_model_artifact "
+            "writes both)"
+        )
+    pipeline, metadata = load_model_artifact(model_dir)
+    if metadata.is_classification:
+        if not callable(getattr(pipeline, "predict_proba", None)):
+            raise ModelArtifactError(f"{model_dir / MODEL_FILE}: a {metadata.problem_type} model needs predict_proba")
+        fitted = [value.item() if hasattr(value, "item") else value for value in getattr(pipeline, "classes_", [])]
+        if fitted != list(metadata.classes or ()):
+            raise ModelArtifactError(
+                f"{model_dir / METADATA_FILE}: classes {list(metadata.classes or ())} differ from the model's {fitted}"
+            )
+    return metadata
 
 
 def _write_atomically(path: Path, write: Any) -> None:
