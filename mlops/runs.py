@@ -13,7 +13,13 @@ from botocore.exceptions import ClientError
 from config.naming import Names
 from config.settings import EnvironmentConfig
 from mlops.errors import ExecutionFailedError, RunError
-from pipelines.definition import DEFAULT_DATASET_PREFIX, INPUT_DATA_URL, default_input_uri, render_definition
+from pipelines.definition import (
+    DEFAULT_DATASET_PREFIX,
+    INPUT_DATA_URL,
+    default_input_uri,
+    render_definition,
+    training_code,
+)
 
 TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
 FAILED_STATUSES = frozenset({"Failed", "Stopped"})
@@ -199,6 +205,18 @@ def ensure_default_dataset(s3: Any, env: EnvironmentConfig) -> str | None:
     return f"s3://{bucket}/{key}"
 
 
+def upload_training_code(s3: Any, env: EnvironmentConfig) -> str | None:
+    """training.entry_point's script to the prefix the definition's `code` channel reads (named by
+    its content, so an upload never changes what an earlier execution trained with)."""
+    code = training_code(env)
+    if code is None:
+        return None
+    bucket, _, prefix = code.uri.removeprefix("s3://").partition("/")
+    s3.put_object(Bucket=bucket, Key=f"{prefix}{code.program}", Body=code.source.read_bytes(),
+                  ContentType="text/x-python")
+    return code.uri
+
+
 @dataclass(frozen=True)
 class StartedRun:
     pipeline: str
@@ -213,6 +231,7 @@ def run_pipeline(
     """Upsert the environment's pipeline with `definition` and start it with `overrides`."""
     names = Names.of(env)
     uploaded = ensure_default_dataset(s3, env) if uses_default_dataset(env, overrides) else None
+    upload_training_code(s3, env)
     action = upsert_pipeline(
         sm,
         names.pipeline,
