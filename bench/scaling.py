@@ -93,7 +93,7 @@ def default_data_quality(root: Path) -> dict[str, float]:
     run([PYTHON, "-m", "pipelines.steps.preprocess", "--input", str(raw), *outputs,
          "--target", env.data.target, "--problem-type", env.data.problem_type.value])
     common = {"target": env.data.target, "problem_type": env.data.problem_type.value}
-    found = {}
+    found: dict[str, float] = {}
     for label, hyperparameters in (("GradientBoosting (before)", {**PREVIOUS, **common}),
                                    ("HistGradientBoosting (default now)", {**env.training.hyperparameters, **common})):
         _, model = training_job(root, f"quality-{len(found)}", out / "train", hyperparameters)
