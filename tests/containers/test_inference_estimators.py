@@ -4,13 +4,17 @@ on the compiled features (any other estimator), or through the DataFrame fallbac
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from containers.contracts.model_artifact import model_input_frame
 from containers.inference.codec import parse_csv
 from containers.inference.predictor import (
+    VECTOR_WALK_MAX_ROWS,
     HistGradientBoostingScorer,
     Predictor,
     PublicApiScorer,
@@ -62,13 +66,38 @@ def test_served_predictions_equal_the_plain_pipeline_exactly(name: str, problem_
         assert isinstance(predictor.scorer, scorer)
     else:
         assert isinstance(predictor.scorer, PublicApiScorer)
-    rows = request_rows(150, seed=32)
-    result = predictor.predict(parse_csv(as_csv(rows), predictor.layout))
-    data = model_input_frame(rows, metadata.features)
-    assert result.values == pipeline.predict(data).tolist()
-    if problem_type != "Regression":
-        assert result.probabilities is not None
-        assert np.array_equal(result.probabilities, pipeline.predict_proba(data))  # bit-for-bit
+    # 150 rows and 20 rows: HistGradientBoosting scores large and small batches by different routes.
+    for rows in (request_rows(150, seed=32), request_rows(VECTOR_WALK_MAX_ROWS - 12, seed=34)):
+        result = predictor.predict(parse_csv(as_csv(rows), predictor.layout))
+        data = model_input_frame(rows, metadata.features)
+        assert result.values == pipeline.predict(data).tolist()
+        if problem_type != "Regression":
+            assert result.probabilities is not None
+            assert np.array_equal(result.probabilities, pipeline.predict_proba(data))  # bit-for-bit
+
+
+@pytest.mark.parametrize("problem_type", ["BinaryClassification", "MulticlassClassification", "Regression"])
+def test_hist_gradient_boosting_scorer_equals_sklearn_on_missing_values_by_both_routes(problem_type: str) -> None:
+    """Raw arrays with NaN (the trees' learned missing-value side), one row up to a large batch."""
+    rng = np.random.default_rng(35)
+    x = rng.normal(size=(600, 5))
+    x[rng.random(x.shape) < 0.15] = np.nan
+    signal = np.nan_to_num(x[:, 0]) + np.isnan(x[:, 1]) - np.nan_to_num(x[:, 2]) * 0.5
+    if problem_type == "Regression":
+        estimator: Any = HistGradientBoostingRegressor(max_iter=40, random_state=0).fit(x, signal)
+    else:
+        classes = 3 if problem_type == "MulticlassClassification" else 2
+        labels = np.digitize(signal, np.quantile(signal, np.linspace(0, 1, classes + 1)[1:-1]))
+        estimator = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(x, labels)
+    scorer = HistGradientBoostingScorer(estimator)
+    for count in (1, VECTOR_WALK_MAX_ROWS, VECTOR_WALK_MAX_ROWS + 1, 500):
+        batch = x[:count]
+        if problem_type == "Regression":
+            assert np.array_equal(scorer.predict(batch), estimator.predict(batch))
+        else:
+            probabilities, encoded = scorer.classify(batch)
+            assert np.array_equal(probabilities, estimator.predict_proba(batch))
+            assert np.array_equal(estimator.classes_[encoded], estimator.predict(batch))
 
 
 def test_binary_ties_follow_each_estimators_own_rule() -> None:
