@@ -277,12 +277,9 @@ class HistGradientBoostingScorer:
             predictor.nodes["is_categorical"].any() for iteration in estimator._predictors for predictor in iteration
         ):
             raise FastPathUnsupportedError("HistGradientBoosting with native categorical features")
-        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-
         self._estimator = estimator
         self._n_features = int(estimator.n_features_in_)
         self._known_cat_bitsets, self._f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
-        self._n_threads = _openmp_effective_n_threads()
         per_class = int(estimator.n_trees_per_iteration_)
         self._forests = [_flatten([iteration[k] for iteration in estimator._predictors]) for k in range(per_class)]
         self._baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1)
@@ -320,7 +317,8 @@ class HistGradientBoostingScorer:
         raw += self._baseline
         for iteration in estimator._predictors:
             for k, predictor in enumerate(iteration):
-                raw[:, k] += predictor.predict(rows, self._known_cat_bitsets, self._f_idx_map, self._n_threads)
+                # One thread: the server runs one worker process per core already.
+                raw[:, k] += predictor.predict(rows, self._known_cat_bitsets, self._f_idx_map, 1)
         return raw
 
     def classify(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
