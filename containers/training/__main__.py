@@ -5,12 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-# Before scikit-learn loads OpenMP: idle threads sleep instead of spinning. HistGradientBoosting opens
-# thousands of short parallel regions; with spinning threads on a busy host (other jobs, a test
-# suite) one fit of 20,000 rows took 50 s instead of 3 s (measured, 2 cores under load).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# (so the imports below come after it)
-
 from containers.training import script_mode
 from containers.training.train import TrainingPaths, main
 
