@@ -114,6 +114,9 @@ def run_script(env: Mapping[str, str], log: Any = print) -> None:
     base = Path(env.get("SAGEMAKER_BASE_DIR", "/opt/ml"))
     code_dir = Path(env.get(f"SM_CHANNEL_{CODE_CHANNEL.upper()}", str(base / "input" / "data" / CODE_CHANNEL)))
     script = code_dir / program
+    if "sagemaker_submit_directory" in raw and not code_dir.is_dir():
+        raise ScriptModeError("sagemaker_submit_directory (a sourcedir.tar.gz) is not read by this image; "
+                              f"ship the script in the {CODE_CHANNEL!r} channel (training.entry_point does)")
     if not program or Path(program).name != program or not script.is_file():
         raise ScriptModeError(f"{PROGRAM_HYPERPARAMETER}={program!r}: no such script in the {CODE_CHANNEL!r} "
                               f"channel ({code_dir})")

@@ -74,3 +74,12 @@ def test_missing_script_in_the_code_channel_is_named(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "sagemaker_program='train.py': no such script in the 'code' channel" in (
         tmp_path / "output" / "failure").read_text()
+
+
+def test_a_submit_directory_instead_of_the_code_channel_is_refused_by_name(tmp_path: Path) -> None:
+    write_training_job(tmp_path, make_tabular_frame(20), {"sagemaker_program": "train.py",
+                                                          "sagemaker_submit_directory": "s3://b/sourcedir.tar.gz"})
+    result = run_entry_point("containers.training", "train", {"SAGEMAKER_BASE_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert "sagemaker_submit_directory (a sourcedir.tar.gz) is not read by this image" in (
+        tmp_path / "output" / "failure").read_text()
