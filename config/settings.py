@@ -14,6 +14,7 @@ from config.arns import partition_of
 from containers.contracts.data_schema import DataSchema
 
 CONFIG_FILE = Path(__file__).with_name("environments.yaml")
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 InstanceType = Annotated[str, Field(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
@@ -112,6 +113,41 @@ class TrainingConfig(JobResources):
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
         return None if value is None else _schedule_expression(value)
+
+    # Import path of a scikit-learn-compatible class or a factory `package.module:function`; None is
+    # the kit's default (HistGradientBoosting). Its hyperparameters are checked against the estimator
+    # when the definition is built (pipelines.definition.check_estimator) and in the training image.
+    estimator: str | None = None
+    # Your own training script (path from the repository root), run in SageMaker's script mode
+    # instead of the kit's trainer; it must write the model artifact contract.
+    entry_point: str | None = None
+
+    @field_validator("estimator")
+    @classmethod
+    def _estimator_reference(cls, value: str | None) -> str | None:
+        from containers.training.estimators import check_reference_syntax
+
+        if value is not None:
+            check_reference_syntax(value)
+        return value
+
+    @field_validator("entry_point")
+    @classmethod
+    def _script_in_repository(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        path = Path(value)
+        if path.is_absolute() or ".." in path.parts or path.suffix != ".py":
+            raise ValueError("must be a .py file given relative to the repository root")
+        if not (REPO_ROOT / path).is_file():
+            raise ValueError(f"{value}: no such file in {REPO_ROOT}")
+        return path.as_posix()
+
+    @model_validator(mode="after")
+    def _estimator_or_script(self) -> TrainingConfig:
+        if self.estimator is not None and self.entry_point is not None:
+            raise ValueError("set training.estimator or training.entry_point, not both (the script builds its model)")
+        return self
 
 
 class QualityGate(_Frozen):

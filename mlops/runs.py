@@ -19,6 +19,7 @@ from pipelines.definition import (
     default_input_uri,
     render_definition,
     run_parameter_refusal,
+    training_code,
 )
 from pipelines.inference_code import inference_code_files, inference_code_uri
 from pipelines.parameter_rules import parameter_problem
@@ -232,6 +233,18 @@ def ensure_inference_code(s3: Any, env: EnvironmentConfig) -> str | None:
     return uri
 
 
+def upload_training_code(s3: Any, env: EnvironmentConfig) -> str | None:
+    """training.entry_point's script to the prefix the definition's `code` channel reads (named by
+    its content, so an upload never changes what an earlier execution trained with)."""
+    code = training_code(env)
+    if code is None:
+        return None
+    bucket, _, prefix = code.uri.removeprefix("s3://").partition("/")
+    s3.put_object(Bucket=bucket, Key=f"{prefix}{code.program}", Body=code.source.read_bytes(),
+                  ContentType="text/x-python")
+    return code.uri
+
+
 @dataclass(frozen=True)
 class StartedRun:
     pipeline: str
@@ -247,6 +260,7 @@ def run_pipeline(
     names = Names.of(env)
     uploaded = ensure_default_dataset(s3, env) if uses_default_dataset(env, overrides) else None
     ensure_inference_code(s3, env)
+    upload_training_code(s3, env)
     action = upsert_pipeline(
         sm,
         names.pipeline,

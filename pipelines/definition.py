@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from config.images import source_tag
 from config.naming import Names
-from config.settings import REGISTERED_APPROVAL_STATUS, EnvironmentConfig
+from config.settings import REGISTERED_APPROVAL_STATUS, REPO_ROOT, EnvironmentConfig
 from containers.contracts.model_artifact import INFERENCE_CODE_CHANNEL
 from containers.contracts.model_quality import METRICS_KEYS
+from containers.training.estimators import DEFAULT_ESTIMATOR, EstimatorError, build_estimator
 from pipelines.inference_code import InferenceCodeError, inference_code_uri
 
 # Step names as they appear in the definition JSON. `ModelStep` renders the registration as a
@@ -57,6 +61,11 @@ CONTENT_TYPES = ("text/csv", "application/json")
 # Hyperparameters the training container needs besides the tunable ones; not pipeline parameters.
 TARGET_HYPERPARAMETER = "target"
 PROBLEM_TYPE_HYPERPARAMETER = "problem_type"
+ESTIMATOR_HYPERPARAMETER = "estimator"
+# Script mode (training.entry_point): SageMaker's own hyperparameter names the script, which reaches
+# the job as the `code` channel (/opt/ml/input/data/code) from a content-addressed artifacts prefix.
+PROGRAM_HYPERPARAMETER = "sagemaker_program"
+CODE_CHANNEL = "code"
 CACHE_EXPIRY = "P30D"
 # -- The approval gate (issue 12): what a pipeline run may not choose ----------------------------
 # Every version is registered as pending, written into the definition rather than offered as a
@@ -111,6 +120,11 @@ def hyperparameter_parameters(env: EnvironmentConfig) -> dict[str, str]:
             raise DefinitionError(
                 f"environment {env.name!r}: training.hyperparameters must not set {key!r}; "
                 f"it comes from data.{'target' if key == TARGET_HYPERPARAMETER else 'problem_type'}"
+            )
+        if key == ESTIMATOR_HYPERPARAMETER or key.startswith("sagemaker_"):
+            raise DefinitionError(
+                f"environment {env.name!r}: training.hyperparameters must not set {key!r}; "
+                "it comes from training.estimator or training.entry_point"
             )
         name = hyperparameter_parameter_name(key)
         clash = next((other for other, taken in names.items() if taken == name), None)
@@ -304,13 +318,60 @@ def _data_quality_step(ctx: _Context, preprocess: Any) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class TrainingCode:
+    """The user's training script and the artifacts prefix it is uploaded to before a run."""
+
+    source: Path
+    uri: str
+
+    @property
+    def program(self) -> str:
+        return self.source.name
+
+
+def training_code(env: EnvironmentConfig) -> TrainingCode | None:
+    """training.entry_point's script and its S3 prefix, named by its content: a changed script is a
+    new channel URI, so step caching never reuses a model trained by an older script."""
+    if env.training.entry_point is None:
+        return None
+    source = REPO_ROOT / env.training.entry_point
+    try:
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    except OSError as error:
+        raise DefinitionError(f"environment {env.name!r}: training.entry_point {source}: {error.strerror}") from error
+    names = Names.of(env)
+    return TrainingCode(source, f"s3://{names.bucket('artifacts')}/{names.pipeline}/code/{digest}/")
+
+
+def check_estimator(env: EnvironmentConfig) -> None:
+    """Build (not fit) the configured estimator with its hyperparameters, so a typo fails before any
+    job runs. An estimator whose package is not installed here is checked by the training image."""
+    if env.training.entry_point is not None:
+        return
+    reference = env.training.estimator or DEFAULT_ESTIMATOR
+    package = reference.split(":")[0].split(".")[0]
+    if importlib.util.find_spec(package) is None:
+        return
+    try:
+        build_estimator(reference, env.training.hyperparameters, env.data.problem_type.value)
+    except EstimatorError as error:
+        raise DefinitionError(f"environment {env.name!r}: training.estimator: {error}") from error
+
+
 def _train_step(ctx: _Context, preprocess: Any) -> Any:
     sdk, env = ctx.sdk, ctx.env
+    check_estimator(env)
     hyperparameters: dict[str, Any] = {
         key: ctx.parameters[name] for key, name in hyperparameter_parameters(env).items()
     }
     hyperparameters[TARGET_HYPERPARAMETER] = env.data.target
     hyperparameters[PROBLEM_TYPE_HYPERPARAMETER] = env.data.problem_type.value
+    code = training_code(env)
+    if code is None:
+        hyperparameters[ESTIMATOR_HYPERPARAMETER] = env.training.estimator or DEFAULT_ESTIMATOR
+    else:
+        hyperparameters[PROGRAM_HYPERPARAMETER] = code.program
     vpc = env.vpc
     estimator = sdk.Estimator(
         image_uri=ctx.image(TRAINING_IMAGE),
@@ -337,6 +398,8 @@ def _train_step(ctx: _Context, preprocess: Any) -> Any:
         raise DefinitionError(str(error)) from error
     if code_uri is not None:
         channels[INFERENCE_CODE_CHANNEL] = sdk.TrainingInput(s3_data=code_uri)
+    if code is not None:
+        channels[CODE_CHANNEL] = sdk.TrainingInput(s3_data=code.uri)
     return sdk.TrainingStep(
         name=TRAIN,
         step_args=estimator.fit(inputs=channels),

@@ -1,4 +1,16 @@
-"""The model artifact contract: model.joblib + metadata.json, written by training, read by serving."""
+"""The model artifact contract: model.joblib + metadata.json, written by training, read by serving.
+
+What every consumer (evaluation, registry metrics, serving, monitoring) needs in the model folder,
+whether the kit's trainer or your own `training.entry_point` script wrote it:
+- `model.joblib`: a fitted object with `predict(frame)` (a scikit-learn Pipeline is the usual one),
+  taking a DataFrame with the metadata's feature columns in the form `model_input_frame` gives
+  (numbers as float64, categories as str with NaN for missing). Classifiers also need
+  `predict_proba(frame)` and `classes_` equal to the metadata's classes.
+- `metadata.json`: `ModelMetadata` below (problem type, target, features in inference order,
+  classes, hyperparameters, metrics, scikit-learn version).
+`save_model_artifact` writes both; `check_model_artifact` is what the training image runs after a
+user script ends, and its error names what is missing.
+"""
 
 from __future__ import annotations
 
@@ -122,6 +134,28 @@ def load_model_artifact(model_dir: Path) -> tuple[Any, ModelMetadata]:
     return pipeline, metadata
 
 
+def check_model_artifact(model_dir: Path) -> ModelMetadata:
+    """The contract above, checked: raises ModelArtifactError naming the missing file or broken promise."""
+    model_dir = Path(model_dir)
+    missing = [name for name in (MODEL_FILE, METADATA_FILE) if not (model_dir / name).is_file()]
+    if missing:
+        raise ModelArtifactError(
+            f"{model_dir}: missing {' and '.join(missing)} (the model artifact contract needs {MODEL_FILE}, a "
+            f"fitted pipeline, and {METADATA_FILE}; containers.contracts.model_artifact.save_model_artifact "
+            "writes both)"
+        )
+    pipeline, metadata = load_model_artifact(model_dir)
+    if metadata.is_classification:
+        if not callable(getattr(pipeline, "predict_proba", None)):
+            raise ModelArtifactError(f"{model_dir / MODEL_FILE}: a {metadata.problem_type} model needs predict_proba")
+        fitted = [value.item() if hasattr(value, "item") else value for value in getattr(pipeline, "classes_", [])]
+        if fitted != list(metadata.classes or ()):
+            raise ModelArtifactError(
+                f"{model_dir / METADATA_FILE}: classes {list(metadata.classes or ())} differ from the model's {fitted}"
+            )
+    return metadata
+
+
 def _write_atomically(path: Path, write: Any) -> None:
     # A reader (a server polling for the model, a crash mid-write) never sees a half-written file.
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -185,14 +219,16 @@ def model_input_frame(frame: Any, features: tuple[FeatureSpec, ...]) -> Any:
 # model_fn/input_fn/predict_fn/output_fn. Written before metadata.json, which marks completeness.
 DATA_SCHEMA_FILE = "data-schema.json"
 INFERENCE_CODE_DIR = "code"
-# The training channel that carries the user's inference code folder into the job.
-INFERENCE_CODE_CHANNEL = "code"
+# The training channel that carries the user's inference code folder into the job (script mode's
+# `code` channel carries the training script; the two may be set together).
+INFERENCE_CODE_CHANNEL = "inference_code"
 
 
 def inference_code_channel(env: Any) -> Path:
-    """SM_CHANNEL_CODE, or where SageMaker mounts a `code` channel."""
+    """SM_CHANNEL_INFERENCE_CODE, or where SageMaker mounts the `inference_code` channel."""
     base = Path(env.get("SAGEMAKER_BASE_DIR", "/opt/ml"))
-    return Path(env.get("SM_CHANNEL_CODE", str(base / "input" / "data" / INFERENCE_CODE_CHANNEL)))
+    return Path(env.get(f"SM_CHANNEL_{INFERENCE_CODE_CHANNEL.upper()}",
+                        str(base / "input" / "data" / INFERENCE_CODE_CHANNEL)))
 
 
 def add_model_extras(model_dir: Path, *, train_channel: Path, code_channel: Path) -> list[str]:

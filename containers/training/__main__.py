@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
-from containers.training.train import main
+from containers.training import script_mode
+from containers.training.train import TrainingPaths, main
 
 
 def run(argv: list[str]) -> int:
@@ -12,7 +14,12 @@ def run(argv: list[str]) -> int:
         print(f"usage: python -m containers.training train (got {' '.join(argv) or 'no argument'})",
               file=sys.stderr)
         return 2
-    return main()
+    # A job naming a script (`sagemaker_program`) runs it in script mode; otherwise the kit's trainer.
+    try:
+        scripted = script_mode.is_script_mode(TrainingPaths.from_env(os.environ).hyperparameters)
+    except script_mode.ScriptModeError:
+        scripted = False  # the trainer reports the unreadable file with its own message
+    return script_mode.main() if scripted else main()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Training hyperparameters: SageMaker's all-string hyperparameters.json, typed and validated."""
+"""Training hyperparameters: SageMaker's all-string hyperparameters.json, split into what the trainer
+reads itself (target, problem type, estimator) and what it hands to the estimator."""
 
 from __future__ import annotations
 
@@ -8,26 +9,24 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from containers.contracts.model_artifact import ProblemType
+from containers.training.estimators import DEFAULT_ESTIMATOR, RESERVED_HYPERPARAMETERS, check_reference_syntax
 
 
 class HyperparameterError(ValueError):
-    """A hyperparameters.json that is unreadable, has an unknown key or a bad value."""
+    """A hyperparameters.json that is unreadable or has a bad value for a key the trainer reads."""
 
 
 class Hyperparameters(BaseModel):
-    """What the training job accepts; defaults suit small tabular data."""
+    """The trainer's own keys, typed; every other key is the estimator's and is checked by it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     target: str = Field(default="target", min_length=1)
     # None: inferred from the target column (see containers.training.train.infer_problem_type).
     problem_type: ProblemType | None = None
-    n_estimators: int = Field(default=100, ge=1, le=5000)
-    max_depth: int = Field(default=3, ge=1, le=32)
-    learning_rate: float = Field(default=0.1, gt=0.0, le=1.0)
-    subsample: float = Field(default=1.0, gt=0.0, le=1.0)
-    min_samples_leaf: int = Field(default=1, ge=1)
-    random_state: int = Field(default=0, ge=0, le=2**32 - 1)
+    estimator: str = Field(default=DEFAULT_ESTIMATOR, min_length=1)
+    # The estimator's hyperparameters as SageMaker sent them (strings); estimators.build_estimator types them.
+    estimator_hyperparameters: dict[str, Any] = Field(default_factory=dict)
 
 
 def _unquote(value: Any) -> Any:
@@ -41,23 +40,25 @@ def _unquote(value: Any) -> Any:
 
 
 def parse_hyperparameters(raw: dict[str, Any]) -> Hyperparameters:
-    """Type the raw mapping; unknown keys and bad values raise HyperparameterError naming them."""
-    known = set(Hyperparameters.model_fields)
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise HyperparameterError(
-            f"unknown hyperparameter(s) {', '.join(repr(k) for k in unknown)}; "
-            f"accepted: {', '.join(sorted(known))}"
-        )
+    """Type the trainer's keys; bad values raise HyperparameterError naming them. Keys SageMaker
+    reserves (`sagemaker_*`, e.g. sagemaker_program) are not the estimator's."""
     values = {key: _unquote(value) for key, value in raw.items()}
+    own = {key: values[key] for key in RESERVED_HYPERPARAMETERS if key in values}
+    rest = {key: value for key, value in values.items()
+            if key not in RESERVED_HYPERPARAMETERS and not key.startswith("sagemaker_")}
     try:
-        return Hyperparameters.model_validate(values)
+        params = Hyperparameters.model_validate({**own, "estimator_hyperparameters": rest})
     except ValidationError as error:
         problems = []
         for item in error.errors():
             key = ".".join(str(part) for part in item["loc"])
             problems.append(f"{key}={values.get(key)!r}: {item['msg']}")
         raise HyperparameterError("bad hyperparameter " + "; ".join(problems)) from error
+    try:
+        check_reference_syntax(params.estimator)
+    except ValueError as error:
+        raise HyperparameterError(str(error)) from error
+    return params
 
 
 def parse_hyperparameters_json(text: str, source: str = "hyperparameters.json") -> Hyperparameters:

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import (
     accuracy_score,
@@ -38,13 +37,12 @@ from containers.contracts.model_artifact import (
     model_input_frame,
     save_model_artifact,
 )
+from containers.training.estimators import EstimatorError, build_estimator, parse_literal
 from containers.training.hyperparameters import (
     HyperparameterError,
     Hyperparameters,
     parse_hyperparameters_json,
 )
-
-# A numeric target with at most this many distinct whole values is read as class labels.
 
 
 class TrainingError(ValueError):
@@ -127,10 +125,12 @@ def infer_problem_type(target: pd.Series) -> ProblemType:
     return "BinaryClassification" if distinct <= 2 else "MulticlassClassification"
 
 
-def build_pipeline(
-    features: tuple[FeatureSpec, ...], problem_type: ProblemType, params: Hyperparameters
-) -> Pipeline:
-    """The model artifact contract's pipeline: ColumnTransformer then a gradient-boosted ensemble."""
+def build_pipeline(features: tuple[FeatureSpec, ...], estimator: Any) -> Pipeline:
+    """The model artifact contract's pipeline: ColumnTransformer then the configured estimator.
+
+    One preprocessing for every estimator (median-imputed, scaled numbers; one-hot categories), so
+    evaluation, monitoring and the serving fast path read any model the same way.
+    """
     numeric = [f.name for f in features if f.type == "numeric"]
     categorical = [f.name for f in features if f.type == "categorical"]
     transformers: list[tuple[str, Any, list[str]]] = []
@@ -143,19 +143,6 @@ def build_pipeline(
         steps = [("impute", SimpleImputer(strategy="most_frequent")), ("onehot", onehot)]
         transformers.append(("categorical", Pipeline(steps), categorical))
     preprocess = ColumnTransformer(transformers, remainder="drop")
-    options = {
-        "n_estimators": params.n_estimators,
-        "max_depth": params.max_depth,
-        "learning_rate": params.learning_rate,
-        "subsample": params.subsample,
-        "min_samples_leaf": params.min_samples_leaf,
-        "random_state": params.random_state,
-    }
-    estimator: Any
-    if problem_type == "Regression":
-        estimator = GradientBoostingRegressor(**options)
-    else:
-        estimator = GradientBoostingClassifier(**options)
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 
@@ -236,7 +223,9 @@ def train(paths: TrainingPaths, log: Any = print) -> ModelMetadata:
     log(f"problem type: {problem_type}; features: "
         + ", ".join(f"{f.name}({f.type})" for f in features))
 
-    pipeline = build_pipeline(features, problem_type, params)
+    estimator = build_estimator(params.estimator, params.estimator_hyperparameters, problem_type)
+    log(f"estimator: {params.estimator} -> {type(estimator).__module__}.{type(estimator).__name__}")
+    pipeline = build_pipeline(features, estimator)
     pipeline.fit(x_train, y_train)
     log(f"fitted {type(pipeline.named_steps['model']).__name__} in {time.perf_counter() - started:.2f}s")
 
@@ -253,7 +242,8 @@ def train(paths: TrainingPaths, log: Any = print) -> ModelMetadata:
         target=params.target,
         features=features,
         classes=python_labels(pipeline.classes_) if problem_type != "Regression" else None,
-        hyperparameters=params.model_dump(mode="json"),
+        hyperparameters={"estimator": params.estimator,
+                         **{key: parse_literal(value) for key, value in params.estimator_hyperparameters.items()}},
         metrics=metrics,
         sklearn_version=sklearn.__version__,
     )
@@ -279,7 +269,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
     paths = TrainingPaths.from_env(os.environ if env is None else env)
     try:
         train(paths)
-    except (TrainingError, HyperparameterError, ModelArtifactError) as error:
+    except (TrainingError, HyperparameterError, EstimatorError, ModelArtifactError) as error:
         message = f"training failed: {error}"
     except Exception as error:  # anything else still becomes a FailureReason, not a bare traceback
         message = f"training failed: {type(error).__name__}: {error}"

@@ -21,7 +21,7 @@ def _run(args: argparse.Namespace) -> int:
     options = LocalRunOptions(
         env_name=args.env, work_dir=Path(args.work_dir), data=Path(args.data) if args.data else None,
         target=args.target, problem_type=args.problem_type, params=tuple(args.param), resume=args.resume,
-        max_parallel=args.max_parallel,
+        max_parallel=args.max_parallel, config=Path(args.config) if args.config else None,
     )
     run = LocalRun(options, console)
     try:
@@ -152,6 +152,8 @@ def add_local_commands(commands: Any) -> None:
                     "and write an HTML report.",
     )
     run.add_argument("--env", default="dev", metavar="NAME", help="environment (default: dev)")
+    run.add_argument("--config", default=None, metavar="YAML",
+                     help="environments file (default: config/environments.yaml)")
     _work_dir_option(run)
     run.add_argument("--data", default=None, metavar="CSV", help="your CSV file instead of the default data set")
     run.add_argument("--target", default=None, metavar="COLUMN", help="the label column of --data")

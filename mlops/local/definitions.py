@@ -34,6 +34,8 @@ def definition_key(env: EnvironmentConfig) -> str:
     for relative in DEFINITION_SOURCES:
         digest.update(relative.encode() + b"\0" + (REPO_ROOT / relative).read_bytes())
     digest.update(metadata.version("sagemaker").encode())
+    if env.training.entry_point:  # its content names the code channel's prefix
+        digest.update((REPO_ROOT / env.training.entry_point).read_bytes())
     return digest.hexdigest()[:24]
 
 

@@ -25,7 +25,7 @@ from rich.console import Console
 
 from config.images import REPO_ROOT, source_tag
 from config.naming import Names
-from config.settings import EnvironmentConfig, load_environment
+from config.settings import CONFIG_FILE, EnvironmentConfig, load_environment
 from containers.contracts.data_schema import SCHEMA_FILE, SCHEMA_REFUSAL, SCHEMA_VIOLATIONS_FILE
 from deployment.alarms import drift_alarms, monitored_drift_alarms
 from deployment.endpoint import VARIANT, capture_destination
@@ -65,6 +65,7 @@ from pipelines.definition import (
     gate_metric_path,
     parameter_defaults,
     run_parameter_refusal,
+    training_code,
 )
 from pipelines.inference_code import InferenceCodeError, inference_code_files, inference_code_uri
 from pipelines.parameter_rules import parameter_problem
@@ -83,6 +84,7 @@ class LocalRunOptions:
     problem_type: str | None = None
     params: tuple[str, ...] = ()
     resume: bool = False
+    config: Path | None = None  # another environments.yaml (default: config/environments.yaml)
     max_parallel: int | None = None
 
 
@@ -112,7 +114,7 @@ class LocalRun:
     def __init__(self, options: LocalRunOptions, console: Console) -> None:
         self.options = options
         self.console = console
-        self.base_env = load_environment(options.env_name)
+        self.base_env = load_environment(options.env_name, options.config or CONFIG_FILE)
         self.work = WorkDir(options.work_dir)
         self.user_data: UserData | None = None
         self.env = self.base_env
@@ -193,6 +195,11 @@ class LocalRun:
     def _seed_input(self) -> dict[str, str]:
         """The data the pipeline reads, in local S3; returns the parameter overrides it needs."""
         overrides: dict[str, str] = {}
+        code = training_code(self.env)
+        if code is not None:  # training.entry_point: where `mlops pipeline run` uploads it in the cloud
+            script = self.work.s3_path(code.uri) / code.program
+            script.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(code.source, script)
         if self.user_data is not None:
             uri = f"s3://{self.names.bucket('data')}/{self.user_data.key_prefix}"
             target = self.work.s3_path(uri) / self.user_data.path.name

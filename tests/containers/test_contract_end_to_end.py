@@ -44,7 +44,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (job / "input" / "config").mkdir(parents=True)
     (job / "input" / "config" / "hyperparameters.json").write_text(json.dumps(
         {"n_estimators": "20", "target": "target", "problem_type": "BinaryClassification"}))
-    shutil.copytree(EXAMPLE_CODE, job / "input" / "data" / "code")
+    shutil.copytree(EXAMPLE_CODE, job / "input" / "data" / "inference_code")
     training = run_entry_point("containers.training", "train", {
         "SAGEMAKER_BASE_DIR": str(job), "SM_CHANNEL_TRAIN": str(outputs["train"]),
         "SM_CHANNEL_VALIDATION": str(outputs["validation"]),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,15 +16,22 @@ from containers.contracts.model_artifact import FeatureSpec, ModelMetadata, mode
 from containers.inference.batching import MicroBatcher
 from containers.inference.codec import BadRequestError, FeatureLayout, RowBatch, parse_csv, parse_json
 from containers.inference.predictor import Predictor, ScoringError, TreeEnsembleScorer
-from containers.training.hyperparameters import Hyperparameters
+from containers.training.estimators import build_estimator
 from containers.training.train import build_pipeline, feature_specs, python_labels
 from tests.containers.conftest import make_tabular_frame
 
+GRADIENT_BOOSTING = {"BinaryClassification": "sklearn.ensemble.GradientBoostingClassifier",
+                     "MulticlassClassification": "sklearn.ensemble.GradientBoostingClassifier",
+                     "Regression": "sklearn.ensemble.GradientBoostingRegressor"}
 
-def fitted(frame: pd.DataFrame, problem_type: str, **params: Any) -> tuple[Pipeline, ModelMetadata]:
+
+def fitted(frame: pd.DataFrame, problem_type: str, estimator: str | None = None,
+           **params: str) -> tuple[Pipeline, ModelMetadata]:
+    """The training pipeline around `estimator` (default: GradientBoosting, 15 trees) fitted on `frame`."""
     features = feature_specs(frame, "target")
-    pipeline = build_pipeline(features, problem_type,  # type: ignore[arg-type]
-                              Hyperparameters(n_estimators=15, **params))
+    reference = estimator or GRADIENT_BOOSTING[problem_type]
+    options = params if estimator else {"n_estimators": "15", **params}
+    pipeline = build_pipeline(features, build_estimator(reference, options, problem_type))  # type: ignore[arg-type]
     pipeline.fit(model_input_frame(frame, features), frame["target"])
     classes = python_labels(pipeline.classes_) if problem_type != "Regression" else None
     metadata = ModelMetadata.model_validate({"problem_type": problem_type, "target": "target", "features": features,

@@ -60,10 +60,15 @@ def test_train_reads_every_csv_of_the_channel_and_infers_regression(tmp_path: Pa
 @pytest.mark.parametrize(
     ("hyperparameters", "expected"),
     [
-        ({"n_estimators": "abc"}, "n_estimators='abc'"),
+        ({"n_estimators": "abc"}, "'max_iter' parameter of HistGradientBoostingClassifier"),
         ({"learning_rate": "0"}, "learning_rate"),
         ({"problem_type": "Ranking"}, "problem_type='Ranking'"),
-        ({"n_trees": "10"}, "unknown hyperparameter(s) 'n_trees'"),
+        ({"n_trees": "10"}, "HistGradientBoostingClassifier has no hyperparameter 'n_trees'; accepted: "),
+        ({"max_dept": "3"}, "no hyperparameter 'max_dept' (did you mean 'max_depth'?)"),
+        ({"estimator": "sklearn.ensemble.RandomForestClassifier", "max_iter": "10"},
+         "RandomForestClassifier has no hyperparameter 'max_iter'"),
+        ({"estimator": "sklearn.ensemble.RandomForestRegressor"}, "is a regressor; problem_type is Binary"),
+        ({"estimator": "sklearn.ensemble.NoSuchForest"}, "module 'sklearn.ensemble' has no 'NoSuchForest'"),
     ],
 )
 def test_bad_hyperparameters_write_failure_naming_the_key(tmp_path: Path, hyperparameters: dict[str, str],
@@ -105,11 +110,14 @@ def test_entry_point_refuses_an_unknown_command(tmp_path: Path) -> None:
 
 def test_hyperparameters_accept_sagemaker_strings_and_json_quoted_values() -> None:
     params = parse_hyperparameters({"target": '"churn"', "n_estimators": "250", "learning_rate": "0.05",
-                                    "problem_type": "MulticlassClassification"})
-    assert (params.target, params.n_estimators, params.learning_rate) == ("churn", 250, 0.05)
+                                    "problem_type": "MulticlassClassification", "sagemaker_program": "x.py"})
+    assert params.target == "churn"
+    assert params.estimator_hyperparameters == {"n_estimators": "250", "learning_rate": "0.05"}
     assert params.problem_type == "MulticlassClassification"
-    with pytest.raises(HyperparameterError, match="max_depth='-1'"):
-        parse_hyperparameters({"max_depth": "-1"})
+    with pytest.raises(HyperparameterError, match="problem_type='Ranking'"):
+        parse_hyperparameters({"problem_type": "Ranking"})
+    with pytest.raises(HyperparameterError, match="expected an import path"):
+        parse_hyperparameters({"estimator": "random forest"})
 
 
 def test_problem_type_inference_by_target_values() -> None:
@@ -122,4 +130,4 @@ def test_problem_type_inference_by_target_values() -> None:
 def test_saved_pipeline_is_the_contract_shape(trained_model_dir: Path) -> None:
     pipeline = joblib.load(trained_model_dir / "model.joblib")
     assert [name for name, _ in pipeline.steps] == ["preprocess", "model"]
-    assert type(pipeline.named_steps["model"]).__name__ == "GradientBoostingClassifier"
+    assert type(pipeline.named_steps["model"]).__name__ == "HistGradientBoostingClassifier"

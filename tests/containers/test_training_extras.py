@@ -16,7 +16,7 @@ def test_training_job_copies_schema_and_code_channel_into_the_model(tmp_path: Pa
     write_training_job(base, make_tabular_frame(300, seed=3), {"n_estimators": "5"})
     schema = DataSchema(columns={"color": ColumnSchema(type="categorical", categories=("red", "green", "blue"))})
     (base / "input" / "data" / "train" / SCHEMA_FILE).write_text(schema.to_json())
-    code = base / "input" / "data" / "code"
+    code = base / "input" / "data" / "inference_code"
     (code / "helpers").mkdir(parents=True)
     (code / "inference.py").write_text("def output_fn(prediction, accept):\n    return 'ok'\n")
     (code / "helpers" / "__init__.py").write_text("")

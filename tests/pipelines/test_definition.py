@@ -14,6 +14,7 @@ import pytest
 from config.images import source_tag
 from config.naming import Names
 from config.settings import DataConfig, EnvironmentConfig, ProblemType, QualityGate
+from containers.training.estimators import DEFAULT_ESTIMATOR
 from pipelines import definition as pd_
 from pipelines.definition import (
     CHECK_QUALITY,
@@ -215,7 +216,8 @@ def test_hyperparameters_are_strings_wired_to_parameters_plus_target_and_problem
     expected: dict[str, Any] = {
         key: {"Get": f"Parameters.{pd_.hyperparameter_parameter_name(key)}"} for key in env.training.hyperparameters
     }
-    expected |= {"target": env.data.target, "problem_type": env.data.problem_type.value}
+    expected |= {"target": env.data.target, "problem_type": env.data.problem_type.value,
+                 "estimator": env.training.estimator or DEFAULT_ESTIMATOR}
     assert hyperparameters == expected
     assert pd_.hyperparameter_parameter_name("n_estimators") == "NEstimators"
 
