@@ -71,17 +71,21 @@ def column_count_description(kind: str, live_columns: int, baseline_columns: int
 
 
 def type_match_share(series: pd.Series, expected: InferredType) -> float | None:
-    """Share of present values that are of the expected numeric type (None: nothing to check).
+    """Share of present values that are of the expected type (None: nothing to check).
 
-    Integer columns match both numeric types; float columns match Fractional, and Integral for
-    whole values; text counts when it parses as a number (whole, for Integral); booleans never.
+    Numbers: integer columns match both numeric types; float columns match Fractional, and
+    Integral for whole values; text counts when it parses as a number (whole, for Integral);
+    booleans never. String (Deequ's value classes): a value is a String when it is not a number,
+    so a String constraint on a numeric column is violated (the SDK's "bad case" constraints).
     """
-    if expected not in ("Integral", "Fractional"):
+    if expected not in ("Integral", "Fractional", "String"):
         return None
     present = int(series.notna().sum())
     if present == 0:
         return None
     dtype = series.dtype
+    if expected == "String":
+        return _string_share(series, present)
     if pd.api.types.is_bool_dtype(dtype):
         return 0.0
     if pd.api.types.is_integer_dtype(dtype):
@@ -91,6 +95,19 @@ def type_match_share(series: pd.Series, expected: InferredType) -> float | None:
     if expected == "Integral":
         matching &= values == np.floor(values)
     return float(np.count_nonzero(matching)) / present
+
+
+def _string_share(series: pd.Series, present: int) -> float:
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return 1.0  # our profile calls boolean columns String
+    if pd.api.types.is_numeric_dtype(dtype):
+        return 0.0
+    # Classify each distinct value once: categorical columns have few of them.
+    counts = series.value_counts(dropna=True)
+    parsed = pd.to_numeric(pd.Series(counts.index.astype(str)), errors="coerce")
+    numbers = int(counts.to_numpy()[parsed.notna().to_numpy()].sum())
+    return (present - numbers) / present
 
 
 def _completeness(series: pd.Series) -> float:
