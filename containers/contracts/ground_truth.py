@@ -51,7 +51,26 @@ class MergedRecord(_Model):
     event_metadata: EventMetadata = Field(alias="eventMetadata")
 
     def to_line(self) -> str:
-        return self.model_dump_json(by_alias=True, exclude_none=True)
+        """Compact JSON in the merge job's key order (its payload keys are alphabetical)."""
+        sides = {}
+        for name, payload in (
+            ("endpointInput", self.capture_data.endpoint_input),
+            ("endpointOutput", self.capture_data.endpoint_output),
+        ):
+            if payload is not None:
+                sides[name] = {
+                    "data": payload.data,
+                    "encoding": payload.encoding,
+                    "mode": payload.mode,
+                    "observedContentType": payload.observed_content_type,
+                }
+        record = {
+            "eventVersion": self.event_version,
+            "groundTruthData": self.ground_truth_data.model_dump(by_alias=True),
+            "captureData": sides,
+            "eventMetadata": self.event_metadata.model_dump(by_alias=True, exclude_none=True),
+        }
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
 
 
 def _first_problem(error: ValidationError) -> str:

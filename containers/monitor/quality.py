@@ -11,6 +11,7 @@ import pandas as pd
 
 from containers.contracts.ground_truth import MergedRecord
 from containers.contracts.model_quality import (
+    MetricValue,
     ModelQualityStatistics,
     binary_classification_metrics,
     multiclass_classification_metrics,
@@ -55,6 +56,7 @@ SUGGESTED_METRICS: dict[str, tuple[str, ...]] = {
     ),
     "Regression": ("mae", "mse", "rmse", "r2"),
 }
+ROUNDING = 1e-12
 HIGHER_IS_WORSE = frozenset({"false_positive_rate", "false_negative_rate", "mae", "mse", "rmse"})
 
 
@@ -189,7 +191,7 @@ def compute_model_quality(predictions: Predictions, settings: ModelQualitySettin
 def _scalar(statistics: ModelQualityStatistics, metric: str) -> tuple[float, float | str] | None:
     block = getattr(statistics, statistics.metrics_key)
     found = getattr(block, metric, None)
-    if found is None or not isinstance(found.value, float | int) or not math.isfinite(found.value):
+    if not isinstance(found, MetricValue) or not isinstance(found.value, float | int) or not math.isfinite(found.value):
         return None
     return float(found.value), found.standard_deviation
 
@@ -223,7 +225,13 @@ def check_model_quality(
             continue
         observed, spread = value
         operator = constraint.comparison_operator
-        broken = observed < constraint.threshold if operator == "LessThanThreshold" else observed > constraint.threshold
+        # A value within rounding of its threshold is not past it: the analyzer's sums run in
+        # another order, so its own baseline can differ from ours in the last bit.
+        margin = ROUNDING * max(1.0, abs(constraint.threshold))
+        if operator == "LessThanThreshold":
+            broken = observed < constraint.threshold - margin
+        else:
+            broken = observed > constraint.threshold + margin
         if broken:
             violations.append(
                 ModelQualityViolation(
