@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,8 @@ class AnalysisResult:
     constraints: Constraints | ModelQualityConstraints | None = None
     violations: ConstraintViolations | ModelQualityViolations | None = None
     metrics: tuple[dict[str, Any], ...] = ()
+    # Data-quality monitoring: each compared feature's distance to the baseline (drift or not).
+    drift: dict[str, float] = field(default_factory=dict)
 
     @property
     def message(self) -> str:
@@ -163,7 +165,10 @@ def analyze(settings: AnalyzerSettings) -> AnalysisResult:
             )
         )
     return AnalysisResult(
-        statistics=statistics, violations=ConstraintViolations(violations=outcome.violations), metrics=metrics
+        statistics=statistics,
+        violations=ConstraintViolations(violations=outcome.violations),
+        metrics=metrics,
+        drift=outcome.drift,
     )
 
 
