@@ -29,7 +29,7 @@ from containers.monitor.checks import evaluate
 from containers.monitor.errors import MonitorError
 from containers.monitor.merge import merged_from_capture, read_merged, write_merged
 from containers.monitor.metrics import cloudwatch_metric_records, metric_dimensions, metrics_namespace
-from containers.monitor.profile import compute_statistics
+from containers.monitor.profile import ColumnViews, compute_statistics
 from containers.monitor.publish import put_metric_records
 from containers.monitor.quality import (
     check_model_quality,
@@ -144,15 +144,19 @@ def analyze(settings: AnalyzerSettings) -> AnalysisResult:
     reference: Statistics | Constraints = baseline or constraints
     feature_names = [feature.name for feature in reference.features]
     string_features = {feature.name for feature in reference.features if feature.inferred_type == "String"}
-    frame, dropped = exclude_features(read_dataset(settings, feature_names, string_features), settings.exclude_features)
+    fractional = {feature.name for feature in reference.features if feature.inferred_type == "Fractional"}
+    frame, dropped = exclude_features(
+        read_dataset(settings, feature_names, string_features, fractional), settings.exclude_features
+    )
     if dropped:
         constraints = constraints.model_copy(
             update={"features": [f for f in constraints.features if f.name not in dropped]}
         )
         if baseline is not None:
             baseline = baseline.model_copy(update={"features": [f for f in baseline.features if f.name not in dropped]})
-    statistics = compute_statistics(frame)
-    outcome = evaluate(frame, constraints, baseline, settings.categorical_drift_method)
+    views = ColumnViews(frame)
+    statistics = compute_statistics(frame, views)
+    outcome = evaluate(frame, constraints, baseline, settings.categorical_drift_method, views)
     metrics: tuple[dict[str, Any], ...] = ()
     if _publishes(settings, constraints.monitoring_config.emit_metrics == "Enabled"):
         metrics = tuple(

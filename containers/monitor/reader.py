@@ -51,23 +51,36 @@ def list_data_files(source: Path) -> list[Path]:
 # ---------------------------------------------------------------- CSV and JSON datasets
 
 
-def _string_dtypes(names: Sequence[str], string_features: Collection[str]) -> dict[str, str]:
-    # Columns the baseline calls String are read as text, so "007" or "1" keep their spelling.
-    return {name: "string" for name in names if name in string_features}
+def _known_dtypes(
+    names: Sequence[str], string_features: Collection[str], fractional_features: Collection[str] = ()
+) -> dict[str, str]:
+    # Columns the baseline calls String are read as text, so "007" or "1" keep their spelling;
+    # as categoricals, parsed and counted by code (baselines keep a value distribution only for
+    # low-cardinality strings, and codes stay cheap for the others). Fractional columns are read
+    # straight into float64 (missing = NaN), without the masked arrays' chunk concatenation.
+    dtypes = {name: "category" for name in names if name in string_features}
+    dtypes.update({name: "float64" for name in names if name in fractional_features})
+    return dtypes
 
 
 def read_csv_file(
-    path: Path, header: bool, feature_names: Sequence[str] = (), string_features: Collection[str] = ()
+    path: Path,
+    header: bool,
+    feature_names: Sequence[str] = (),
+    string_features: Collection[str] = (),
+    fractional_features: Collection[str] = (),
 ) -> pd.DataFrame:
     """One CSV file with pandas' C reader; nullable dtypes so integer columns with gaps stay integral."""
     try:
         if header:
-            frame = pd.read_csv(
-                path,
-                header=0,
-                dtype_backend="numpy_nullable",
-                dtype=_string_dtypes(feature_names, string_features) or None,
-            )
+            try:
+                frame = _read_with_header(path, _known_dtypes(feature_names, string_features, fractional_features))
+            except ValueError:
+                if not fractional_features:
+                    raise
+                # Text in a column the baseline calls Fractional: read it as it is, so the data
+                # type check reports it instead of the read failing.
+                frame = _read_with_header(path, _known_dtypes(feature_names, string_features))
             frame.columns = [str(name) for name in frame.columns]
             return _as_strings(frame, string_features)
         frame = pd.read_csv(path, header=None, dtype_backend="numpy_nullable")
@@ -77,9 +90,15 @@ def read_csv_file(
     return _as_strings(frame, string_features)
 
 
+def _read_with_header(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
+    return pd.read_csv(path, header=0, dtype_backend="numpy_nullable", dtype=dtypes or None)
+
+
 def _as_strings(frame: pd.DataFrame, string_features: Collection[str]) -> pd.DataFrame:
     for name in frame.columns:
-        if name in string_features and not pd.api.types.is_string_dtype(frame[name].dtype):
+        dtype = frame[name].dtype
+        textual = pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)
+        if name in string_features and not textual:
             frame[name] = frame[name].astype("string")
     return frame
 
@@ -153,13 +172,18 @@ def _column(values: Sequence[Any]) -> pd.api.extensions.ExtensionArray:
 
 
 def read_table_dataset(
-    settings: AnalyzerSettings, feature_names: Sequence[str] = (), string_features: Collection[str] = ()
+    settings: AnalyzerSettings,
+    feature_names: Sequence[str] = (),
+    string_features: Collection[str] = (),
+    fractional_features: Collection[str] = (),
 ) -> pd.DataFrame:
     """A CSV or JSON dataset (every file under dataset_source)."""
     files = list_data_files(settings.dataset_source)
     fmt = settings.dataset_format
     if fmt.kind == "csv":
-        frames = [read_csv_file(path, fmt.header, feature_names, string_features) for path in files]
+        frames = [
+            read_csv_file(path, fmt.header, feature_names, string_features, fractional_features) for path in files
+        ]
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     else:
         rows = [row for path in files for row in read_json_file(path, fmt.lines, feature_names)]
@@ -251,7 +275,7 @@ def _csv_frame(lines: list[str], feature_names: Sequence[str], string_features: 
             header=None,
             names=names,
             dtype_backend="numpy_nullable",
-            dtype=_string_dtypes(names, string_features) or None,
+            dtype=_known_dtypes(names, string_features) or None,
         )
     except (pd.errors.ParserError, ValueError) as error:
         raise MonitorError(f"cannot parse captured CSV payloads: {str(error).splitlines()[0]}") from error
@@ -380,9 +404,12 @@ def read_capture_dataset(
 
 
 def read_dataset(
-    settings: AnalyzerSettings, feature_names: Sequence[str] = (), string_features: Collection[str] = ()
+    settings: AnalyzerSettings,
+    feature_names: Sequence[str] = (),
+    string_features: Collection[str] = (),
+    fractional_features: Collection[str] = (),
 ) -> pd.DataFrame:
     """The job's dataset as a frame whose columns are the features."""
     if settings.dataset_format.kind == "capture":
         return read_capture_dataset(settings, feature_names, string_features)
-    return read_table_dataset(settings, feature_names, string_features)
+    return read_table_dataset(settings, feature_names, string_features, fractional_features)

@@ -159,3 +159,23 @@ def test_failing_post_analytics_processor_fails_the_job_naming_the_script(tmp_pa
     assert message.startswith("ClientError: post_analytics_processor_script")
     assert "boom" in message
     assert (tmp_path / "out" / "statistics.json").is_file()  # the analysis's files are kept
+
+
+def test_text_in_a_fractional_csv_column_is_a_type_violation_not_a_read_failure(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "live").mkdir()
+    pd.DataFrame({"x": [0.5, 1.5, 2.5, 3.5], "c": ["a", "b", "a", "b"]}).to_csv(tmp_path / "base" / "d.csv", index=False)
+    (tmp_path / "live" / "d.csv").write_text("x,c\n0.5,a\noops,b\n2.5,a\n3.5,b\n")
+    csv = '{"csv": {"header": true}}'
+    baseline = analyze(settings_from_environ({"dataset_format": csv, "dataset_source": str(tmp_path / "base")}))
+    (tmp_path / "statistics.json").write_text(baseline.statistics.to_json())
+    assert baseline.constraints is not None
+    (tmp_path / "constraints.json").write_text(baseline.constraints.to_json())
+    violations = analyze(settings_from_environ({
+        "dataset_format": csv, "dataset_source": str(tmp_path / "live"),
+        "baseline_statistics": str(tmp_path / "statistics.json"),
+        "baseline_constraints": str(tmp_path / "constraints.json"),
+    })).violations
+    assert isinstance(violations, ConstraintViolations)
+    found = {(v.feature_name, v.constraint_check_type): v.description for v in violations.violations}
+    assert "Only 75.0% of data is Fractional" in found[("x", "data_type_check")]
