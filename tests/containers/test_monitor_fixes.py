@@ -164,7 +164,8 @@ def test_failing_post_analytics_processor_fails_the_job_naming_the_script(tmp_pa
 def test_text_in_a_fractional_csv_column_is_a_type_violation_not_a_read_failure(tmp_path: Path) -> None:
     (tmp_path / "base").mkdir()
     (tmp_path / "live").mkdir()
-    pd.DataFrame({"x": [0.5, 1.5, 2.5, 3.5], "c": ["a", "b", "a", "b"]}).to_csv(tmp_path / "base" / "d.csv", index=False)
+    baseline_rows = pd.DataFrame({"x": [0.5, 1.5, 2.5, 3.5], "c": ["a", "b", "a", "b"]})
+    baseline_rows.to_csv(tmp_path / "base" / "d.csv", index=False)
     (tmp_path / "live" / "d.csv").write_text("x,c\n0.5,a\noops,b\n2.5,a\n3.5,b\n")
     csv = '{"csv": {"header": true}}'
     baseline = analyze(settings_from_environ({"dataset_format": csv, "dataset_source": str(tmp_path / "base")}))
