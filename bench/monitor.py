@@ -9,7 +9,8 @@ a reference CSV and a live CSV in which 4 numeric and 2 categorical features are
   pandas < 3, so it runs in its own virtualenv, bench/.venv-evidently, created on first use).
 Each side runs in its own process: wall time of the work (after imports: read, analysis, files),
 of the whole process, its CPU time, peak RSS (wait4), and the features it flags. Goals: ours
-<= 1.5 s with the read, >= 30x Evidently, <= 1 GB peak, the same flags. Data lives in a temp folder and is deleted afterwards.
+<= 1.5 s with the read, >= 30x Evidently, <= 1 GB peak, the same flags. Data lives in a temp
+folder and is deleted afterwards.
 
 Run: `.venv/bin/python bench/monitor.py [rows] [--ours-only]`
 """
