@@ -75,7 +75,8 @@ def write_csv(path: Path, rows: int, live: bool, seed: int) -> None:
 class Measured:
     work_seconds: float
     process_seconds: float
-    cpu_seconds: float  # user + system of the whole process: a figure a loaded machine disturbs less
+    work_cpu_seconds: float  # CPU time of the work: a figure a loaded machine disturbs less
+    cpu_seconds: float  # user + system of the whole process
     peak_mb: float
     flagged: set[str]
 
@@ -93,7 +94,9 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> Measured:
             raise SystemExit(f"{command[0]} failed:\n{err.read().decode()[-2000:]}")
         answer = json.loads(out.read().decode().strip().splitlines()[-1])
     cpu = usage.ru_utime + usage.ru_stime
-    return Measured(float(answer["seconds"]), elapsed, cpu, usage.ru_maxrss / 1024, set(answer["flagged"]))
+    return Measured(
+        float(answer["seconds"]), elapsed, float(answer["cpu"]), cpu, usage.ru_maxrss / 1024, set(answer["flagged"])
+    )
 
 
 # ------------------------------------------------------------------ the two sides, run as children
@@ -102,14 +105,14 @@ OURS = """
 import json, time
 from containers.monitor.job import analyze, write_result
 from containers.monitor.settings import settings_from_environ
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 settings = settings_from_environ()
 result = analyze(settings)
 write_result(settings, result)
-seconds = time.perf_counter() - started
+seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
 found = result.violations.violations if result.violations else []
 flagged = sorted({v.feature_name for v in found if v.constraint_check_type == "baseline_drift_check"})
-print(json.dumps({"seconds": seconds, "flagged": flagged}))
+print(json.dumps({"seconds": seconds, "cpu": cpu, "flagged": flagged}))
 """
 
 EVIDENTLY = """
@@ -118,13 +121,13 @@ warnings.filterwarnings("ignore")
 import pandas as pd
 from evidently import DataDefinition, Dataset, Report
 from evidently.presets import DataDriftPreset
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 numeric, categorical = json.loads(sys.argv[3]), json.loads(sys.argv[4])
 definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
 reference = Dataset.from_pandas(pd.read_csv(sys.argv[1]), data_definition=definition)
 current = Dataset.from_pandas(pd.read_csv(sys.argv[2]), data_definition=definition)
 snapshot = Report([DataDriftPreset()]).run(current_data=current, reference_data=reference)
-seconds = time.perf_counter() - started
+seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
 flagged = []
 for metric in snapshot.dict()["metrics"]:
     config = metric.get("config", {})
@@ -137,7 +140,7 @@ for metric in snapshot.dict()["metrics"]:
     drifted = value < threshold if ("p_value" in method or "test" in method) else value >= threshold
     if drifted:
         flagged.append(column)
-print(json.dumps({"seconds": seconds, "flagged": sorted(flagged)}))
+print(json.dumps({"seconds": seconds, "cpu": cpu, "flagged": sorted(flagged)}))
 """
 
 
@@ -193,16 +196,16 @@ def main() -> None:
             return
         theirs = run_evidently(root)
     print(f"load average now {os.getloadavg()[0]:.1f} (figures on a loaded machine are not the quiet ones)")
-    print(f"{'':<10} {'work s':>8} {'process s':>10} {'cpu s':>7} {'peak MB':>8}  flagged")
-    for label, measured in (("ours", ours), ("evidently", theirs)):
-        print(f"{label:<10} {measured.work_seconds:8.2f} {measured.process_seconds:10.2f} {measured.cpu_seconds:7.2f} "
-              f"{measured.peak_mb:8.0f}  {', '.join(sorted(measured.flagged)) or '-'}")
+    print(f"{'':<10} {'work s':>8} {'work cpu s':>11} {'process s':>10} {'cpu s':>7} {'peak MB':>8}  flagged")
+    for label, m in (("ours", ours), ("evidently", theirs)):
+        print(f"{label:<10} {m.work_seconds:8.2f} {m.work_cpu_seconds:11.2f} {m.process_seconds:10.2f} "
+              f"{m.cpu_seconds:7.2f} {m.peak_mb:8.0f}  {', '.join(sorted(m.flagged)) or '-'}")
     speedup = theirs.work_seconds / ours.work_seconds
-    cpu_ratio = theirs.cpu_seconds / ours.cpu_seconds
+    cpu_ratio = theirs.work_cpu_seconds / ours.work_cpu_seconds
     print(f"ours with the read: {ours.work_seconds:.2f} s (goal <= {GOAL_SECONDS} s)  "
           f"{'OK' if ours.work_seconds <= GOAL_SECONDS else 'OVER GOAL'}")
     print(f"speed-up over Evidently: {speedup:.1f}x (goal >= {GOAL_SPEEDUP:.0f}x)  "
-          f"{'OK' if speedup >= GOAL_SPEEDUP else 'UNDER GOAL'}; CPU time ratio {cpu_ratio:.1f}x")
+          f"{'OK' if speedup >= GOAL_SPEEDUP else 'UNDER GOAL'}; work CPU time ratio {cpu_ratio:.1f}x")
     print(f"peak RSS: {ours.peak_mb:.0f} MB (goal <= {GOAL_PEAK_MB:.0f} MB)  "
           f"{'OK' if ours.peak_mb <= GOAL_PEAK_MB else 'OVER GOAL'}")
     same = ours.flagged == theirs.flagged == SHIFTED
