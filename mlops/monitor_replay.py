@@ -27,12 +27,14 @@ from containers.contracts.statistics import Statistics, parse_statistics
 from containers.contracts.violations import ConstraintViolations
 from containers.monitor import MonitorError, analyze, settings_from_environ, write_result
 from containers.monitor.drift import categorical_threshold
+from containers.monitor.reader import list_capture_files
 from mlops.monitor_sources import ReplayError, ServedVersion, download_capture, download_object, served_version
 
 CAPTURE_FORMAT = json.dumps({"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}})
 DEFAULT_BACKTEST_WINDOWS = 24
 # The thresholds the backtest tries, besides the environment's own.
 CANDIDATE_THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+NO_TRAFFIC = "no captured traffic in this window"
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,10 @@ def analyze_window(
         "sagemaker_endpoint_name": endpoint,
         "SAGEMAKER_BASE_DIR": str((output or capture.parent / "unused") / "opt-ml"),
     }
+    try:
+        list_capture_files(capture, window.start, window.end)
+    except MonitorError:
+        return WindowOutcome(window=window, skipped=NO_TRAFFIC)
     try:
         settings = settings_from_environ(environ)
         result = analyze(settings)
