@@ -215,9 +215,52 @@ def add_registry_commands(commands: Commands) -> None:
     prepare.add_argument("--version", type=int, default=None, metavar="N", help="default: newest Approved")
 
 
+# --- monitor ------------------------------------------------------------------------------------
+
+
+def _monitor_replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mlops import monitor_replay
+
+    env = load_environment(args.env)
+    window = monitor_replay.parse_window(args.window)
+    target = aws_target(env, args)
+    out = Path(args.out) if args.out else Path(".mlops") / "replay" / env.name / f"{window.start:%Y%m%dT%H%M}"
+    result = monitor_replay.replay(
+        client("sagemaker", target), client("s3", target), env, window, out,
+        backtest_count=args.backtest, version=args.version, capture_uri=args.capture_uri,
+    )
+    served = result.served
+    console.print(f"replayed {result.window.label} of {served.endpoint} (model version {served.version}): "
+                  f"{result.capture_files} capture files, {result.outcome.rows} rows")
+    for name, distance in sorted(result.outcome.drift.items()):
+        threshold = result.baseline.threshold(name)
+        status = "[red]drift[/]" if distance > threshold else "ok"
+        console.print(f"  {name:<28} {distance:.4f} (threshold {threshold:.4f}) {status}")
+    console.print(f"{len(result.outcome.violations)} violations; report: {result.report}")
+    return 0
+
+
+def add_monitor_commands(commands: Commands) -> None:
+    group = commands.add_parser("monitor", help="data-quality monitoring of the environment's endpoint")
+    sub = group.add_subparsers(dest="monitor_command", required=True, metavar="COMMAND")
+    replay = add_command(sub, "replay", "re-run a monitoring window offline from the account's capture and "
+                         "baselines, with a threshold backtest", _monitor_replay)
+    replay.add_argument("--window", required=True, metavar="START[/END]",
+                        help="UTC, e.g. 2024-05-06T07 or 2024-05-06T07:00Z/2024-05-06T09:00Z (default: one hour)")
+    replay.add_argument("--backtest", type=int, default=24, metavar="N", help="windows to backtest (default 24)")
+    replay.add_argument("--out", default=None, metavar="DIR", help="output folder (default .mlops/replay/ENV/START)")
+    replay.add_argument("--version", type=int, default=None, metavar="N",
+                        help="baselines of this model version instead of the served one")
+    replay.add_argument("--capture-uri", default=None, metavar="S3URI",
+                        help="capture destination instead of the endpoint's (e.g. after it was deleted)")
+
+
 # --- entry point --------------------------------------------------------------------------------
 
 COMMAND_GROUPS: list[Callable[[Commands], None]] = [add_pipeline_commands, add_registry_commands, add_local_commands]
+COMMAND_GROUPS.append(add_monitor_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,8 +1,10 @@
-"""Model Monitor analyzer (BYOC): data-quality baselines, checks, drift and metrics like SageMaker's.
+"""Model Monitor analyzer (BYOC): data-quality baselines, checks, drift and metrics like SageMaker's,
+and model quality (`analysis_type=MODEL_QUALITY`) from capture merged with ground truth.
 
-Library entry points for local mode: `run_job(environ)` (the whole container job in-process),
-or the steps `settings_from_environ`, `read_dataset`, `compute_statistics`, `suggest_constraints`,
-`evaluate`, `cloudwatch_metric_records`.
+Library entry points for local mode and `mlops monitor replay`: `run_job(environ)` (the whole
+container job in-process), `analyze(settings)` + `write_result`, or the steps
+`settings_from_environ`, `read_dataset`, `compute_statistics`, `suggest_constraints`, `evaluate`,
+`cloudwatch_metric_records`.
 """
 
 from containers.monitor.checks import MonitoringOutcome, evaluate

@@ -17,7 +17,7 @@ from containers.monitor.drift import (
     categorical_threshold,
     numeric_drift_distance,
 )
-from containers.monitor.profile import PROFILE_THREADS, numeric_values, string_values
+from containers.monitor.profile import PROFILE_THREADS, ColumnViews, numeric_values, present_value_counts
 
 
 @dataclass(frozen=True)
@@ -70,27 +70,49 @@ def column_count_description(kind: str, live_columns: int, baseline_columns: int
     )
 
 
-def type_match_share(series: pd.Series, expected: InferredType) -> float | None:
-    """Share of present values that are of the expected numeric type (None: nothing to check).
+def type_match_share(
+    series: pd.Series, expected: InferredType, views: ColumnViews | None = None, name: str | None = None
+) -> float | None:
+    """Share of present values that are of the expected type (None: nothing to check).
 
-    Integer columns match both numeric types; float columns match Fractional, and Integral for
-    whole values; text counts when it parses as a number (whole, for Integral); booleans never.
+    Numbers: integer columns match both numeric types; float columns match Fractional, and
+    Integral for whole values; text counts when it parses as a number (whole, for Integral);
+    booleans never. String (Deequ's value classes): a value is a String when it is not a number,
+    so a String constraint on a numeric column is violated (the SDK's "bad case" constraints).
     """
-    if expected not in ("Integral", "Fractional"):
+    if expected not in ("Integral", "Fractional", "String"):
         return None
     present = int(series.notna().sum())
     if present == 0:
         return None
     dtype = series.dtype
+    if expected == "String":
+        return _string_share(series, present, views.counts(name) if views and name else None)
     if pd.api.types.is_bool_dtype(dtype):
         return 0.0
     if pd.api.types.is_integer_dtype(dtype):
         return 1.0
-    values = numeric_values(series)
+    values = views.numbers(name) if views and name else numeric_values(series)
+    if expected == "Fractional" and pd.api.types.is_float_dtype(dtype):
+        return float(values.size - np.count_nonzero(np.isinf(values))) / present
     matching = np.isfinite(values)
     if expected == "Integral":
         matching &= values == np.floor(values)
     return float(np.count_nonzero(matching)) / present
+
+
+def _string_share(series: pd.Series, present: int, counts: pd.Series | None = None) -> float:
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return 1.0  # our profile calls boolean columns String
+    if pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        return 0.0
+    # Classify each distinct value once: categorical columns have few of them.
+    if counts is None:
+        counts = present_value_counts(series)
+    parsed = pd.to_numeric(pd.Series(counts.index.astype(str)), errors="coerce")
+    numbers = int(counts.to_numpy()[parsed.notna().to_numpy()].sum())
+    return (present - numbers) / present
 
 
 def _completeness(series: pd.Series) -> float:
@@ -98,7 +120,7 @@ def _completeness(series: pd.Series) -> float:
 
 
 def _feature_checks(
-    name: str, series: pd.Series, constraint: FeatureConstraints, constraints: Constraints
+    name: str, series: pd.Series, constraint: FeatureConstraints, constraints: Constraints, views: ColumnViews
 ) -> list[Violation]:
     config = constraints.monitoring_config
     found = []
@@ -108,7 +130,7 @@ def _feature_checks(
             found.append(
                 _violation(name, "completeness_check", completeness_description(constraint.completeness, observed))
             )
-    share = type_match_share(series, constraint.inferred_type)
+    share = type_match_share(series, constraint.inferred_type, views, name)
     if share is not None and share < config.datatype_check_threshold:
         found.append(
             _violation(
@@ -118,9 +140,11 @@ def _feature_checks(
             )
         )
     if constraint.string_constraints is not None:
-        values = string_values(series)
-        if len(values):
-            in_domain = float(values.isin(constraint.string_constraints.domains).mean())
+        counts = views.counts(name)
+        total = int(counts.sum())
+        if total:
+            inside = counts.index.isin(constraint.string_constraints.domains)
+            in_domain = float(counts.to_numpy()[inside].sum()) / total
             if in_domain < config.domain_content_threshold:
                 found.append(
                     _violation(
@@ -132,22 +156,25 @@ def _feature_checks(
     return found
 
 
-def _feature_drift(feature: FeatureStatistics, series: pd.Series, method: CategoricalDriftMethod) -> float | None:
+def _feature_drift(feature: FeatureStatistics, views: ColumnViews, method: CategoricalDriftMethod) -> float | None:
     if feature.numerical_statistics is not None:
-        return numeric_drift_distance(feature.numerical_statistics, numeric_values(series))
+        return numeric_drift_distance(feature.numerical_statistics, views.numbers(feature.name))
     if feature.string_statistics is not None:
         base_counts = baseline_value_counts(feature.string_statistics)
-        live_counts = {str(k): int(v) for k, v in string_values(series).value_counts().items()}
+        live_counts = {str(k): int(v) for k, v in views.counts(feature.name).items()}
         if base_counts and live_counts:
             return categorical_drift_distance(base_counts, live_counts, method)
     return None
 
 
-def drift_distances(frame: pd.DataFrame, baseline: Statistics, method: CategoricalDriftMethod) -> dict[str, float]:
+def drift_distances(
+    frame: pd.DataFrame, baseline: Statistics, method: CategoricalDriftMethod, views: ColumnViews | None = None
+) -> dict[str, float]:
     """The drift distance of each feature present in both the baseline and the live frame."""
     shared = [feature for feature in baseline.features if feature.name in frame.columns]
+    columns = views if views is not None else ColumnViews(frame)
     with ThreadPoolExecutor(max_workers=PROFILE_THREADS) as pool:
-        found = list(pool.map(lambda feature: _feature_drift(feature, frame[feature.name], method), shared))
+        found = list(pool.map(lambda feature: _feature_drift(feature, columns, method), shared))
     return {feature.name: distance for feature, distance in zip(shared, found, strict=True) if distance is not None}
 
 
@@ -156,6 +183,7 @@ def evaluate(
     constraints: Constraints,
     baseline: Statistics | None = None,
     categorical_drift_method: CategoricalDriftMethod | None = None,
+    views: ColumnViews | None = None,
 ) -> MonitoringOutcome:
     """All checks of a monitoring run: column set, completeness, data type, domain, baseline drift.
 
@@ -164,8 +192,9 @@ def evaluate(
     config = constraints.monitoring_config
     distribution = config.distribution_constraints
     method = categorical_drift_method or distribution.categorical_drift_method
+    views = views if views is not None else ColumnViews(frame)
     drift = (
-        drift_distances(frame, baseline, method)
+        drift_distances(frame, baseline, method, views)
         if baseline is not None and distribution.perform_comparison == "Enabled"
         else {}
     )
@@ -188,7 +217,7 @@ def evaluate(
     for constraint in constraints.features:
         if constraint.name not in frame.columns:
             continue
-        violations += _feature_checks(constraint.name, frame[constraint.name], constraint, constraints)
+        violations += _feature_checks(constraint.name, frame[constraint.name], constraint, constraints, views)
         distance = drift.get(constraint.name)
         if distance is None:
             continue

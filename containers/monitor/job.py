@@ -6,24 +6,43 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from pydantic import ValidationError
 
 from containers.contracts.capture import format_capture_time
 from containers.contracts.constraints import Constraints, parse_constraints
 from containers.contracts.data_schema import DataSchema
+from containers.contracts.model_quality import ModelQualityStatistics
+from containers.contracts.model_quality_constraints import (
+    ModelQualityConstraints,
+    ModelQualityContractError,
+    ModelQualityViolations,
+    parse_model_quality_constraints,
+)
 from containers.contracts.statistics import Statistics, parse_statistics
 from containers.contracts.violations import ConstraintViolations
 from containers.monitor.checks import evaluate
 from containers.monitor.errors import MonitorError
-from containers.monitor.metrics import cloudwatch_metric_records
-from containers.monitor.profile import compute_statistics
-from containers.monitor.reader import read_dataset
+from containers.monitor.merge import merged_from_capture, read_merged, write_merged
+from containers.monitor.metrics import cloudwatch_metric_records, metric_dimensions, metrics_namespace
+from containers.monitor.profile import ColumnViews, compute_statistics
+from containers.monitor.publish import put_metric_records
+from containers.monitor.quality import (
+    check_model_quality,
+    compute_model_quality,
+    model_quality_metric_records,
+    predictions_from_frame,
+    predictions_from_merged,
+    suggest_model_quality_constraints,
+)
+from containers.monitor.reader import read_dataset, read_table_dataset
 from containers.monitor.schema_check import report_schema_violations, schema_from_environ
+from containers.monitor.scripts import run_postprocessor
 from containers.monitor.settings import DEFAULT_BASE_DIR, AnalyzerSettings, settings_from_environ
 from containers.monitor.suggest import suggest_constraints
 
@@ -37,10 +56,12 @@ METRICS_FILE = "cloudwatch_metrics.jsonl"
 class AnalysisResult:
     """What a run produced: always statistics; constraints when baselining, violations when monitoring."""
 
-    statistics: Statistics
-    constraints: Constraints | None = None
-    violations: ConstraintViolations | None = None
+    statistics: Statistics | ModelQualityStatistics
+    constraints: Constraints | ModelQualityConstraints | None = None
+    violations: ConstraintViolations | ModelQualityViolations | None = None
     metrics: tuple[dict[str, Any], ...] = ()
+    # Data-quality monitoring: each compared feature's distance to the baseline (drift or not).
+    drift: dict[str, float] = field(default_factory=dict)
 
     @property
     def message(self) -> str:
@@ -83,10 +104,38 @@ def load_baseline(settings: AnalyzerSettings) -> tuple[Statistics | None, Constr
     return statistics, constraints
 
 
+def exclude_features(frame: pd.DataFrame, names: tuple[str, ...]) -> tuple[pd.DataFrame, set[str]]:
+    """`exclude_features_attribute`: drop columns named (or 0-based indexed) in the comma list."""
+    if not names:
+        return frame, set()
+    columns = [str(column) for column in frame.columns]
+    dropped = set()
+    for name in names:
+        if name in columns:
+            dropped.add(name)
+        elif name.isdigit() and int(name) < len(columns):
+            dropped.add(columns[int(name)])
+        else:
+            raise MonitorError(
+                f"exclude_features_attribute names {name!r}, which is not a column of the dataset (columns: {columns})"
+            )
+    return frame.drop(columns=sorted(dropped)), dropped
+
+
+def _timestamp(settings: AnalyzerSettings) -> str:
+    return settings.metric_time or format_capture_time(datetime.now(UTC))
+
+
+def _publishes(settings: AnalyzerSettings, emit: bool = True) -> bool:
+    return settings.publish_cloudwatch_metrics and emit
+
+
 def analyze(settings: AnalyzerSettings, schema: DataSchema | None = None) -> AnalysisResult:
     """Baselining (no baseline given) or monitoring; writes nothing but the data-schema report."""
+    if settings.analysis_type == "MODEL_QUALITY":
+        return analyze_model_quality(settings)
     if not settings.is_monitoring:
-        frame = read_dataset(settings)
+        frame, _ = exclude_features(read_dataset(settings), settings.exclude_features)
         statistics = compute_statistics(frame)
         suggested = suggest_constraints(statistics, settings.categorical_drift_method or "LInfinity")
         return AnalysisResult(statistics=statistics, constraints=suggested)
@@ -97,25 +146,90 @@ def analyze(settings: AnalyzerSettings, schema: DataSchema | None = None) -> Ana
     reference: Statistics | Constraints = baseline or constraints
     feature_names = [feature.name for feature in reference.features]
     string_features = {feature.name for feature in reference.features if feature.inferred_type == "String"}
-    frame = read_dataset(settings, feature_names, string_features)
+    fractional = {feature.name for feature in reference.features if feature.inferred_type == "Fractional"}
+    frame, dropped = exclude_features(
+        read_dataset(settings, feature_names, string_features, fractional), settings.exclude_features
+    )
+    if dropped:
+        constraints = constraints.model_copy(
+            update={"features": [f for f in constraints.features if f.name not in dropped]}
+        )
+        if baseline is not None:
+            baseline = baseline.model_copy(update={"features": [f for f in baseline.features if f.name not in dropped]})
     report_schema_violations(frame, schema, settings.output_path)
-    statistics = compute_statistics(frame)
-    outcome = evaluate(frame, constraints, baseline, settings.categorical_drift_method)
+    views = ColumnViews(frame)
+    statistics = compute_statistics(frame, views)
+    outcome = evaluate(frame, constraints, baseline, settings.categorical_drift_method, views)
     metrics: tuple[dict[str, Any], ...] = ()
-    if settings.publish_cloudwatch_metrics and constraints.monitoring_config.emit_metrics == "Enabled":
-        timestamp = settings.metric_time or format_capture_time(datetime.now(UTC))
+    if _publishes(settings, constraints.monitoring_config.emit_metrics == "Enabled"):
         metrics = tuple(
             cloudwatch_metric_records(
                 statistics,
                 outcome.drift,
                 endpoint_name=settings.endpoint_name,
                 schedule_name=settings.schedule_name,
-                timestamp=timestamp,
+                timestamp=_timestamp(settings),
             )
         )
     return AnalysisResult(
-        statistics=statistics, violations=ConstraintViolations(violations=outcome.violations), metrics=metrics
+        statistics=statistics,
+        violations=ConstraintViolations(violations=outcome.violations),
+        metrics=metrics,
+        drift=outcome.drift,
     )
+
+
+def _load_model_quality_constraints(settings: AnalyzerSettings) -> ModelQualityConstraints | None:
+    path = settings.baseline_constraints
+    if path is None:
+        return None
+    try:
+        return parse_model_quality_constraints(path.read_bytes(), f"baseline_constraints file {path}")
+    except OSError as error:
+        raise MonitorError(f"baseline_constraints file {path} cannot be read: {error.strerror}") from error
+    except ModelQualityContractError as error:
+        raise MonitorError(str(error)) from error
+
+
+def analyze_model_quality(settings: AnalyzerSettings) -> AnalysisResult:
+    """Metrics of predictions against labels; violations when model-quality constraints are given.
+
+    Data: merged capture + ground truth (`sagemakerMergeJson`), capture merged here with
+    `ground_truth_source`, or a CSV/JSON table whose columns the attributes name (baselining).
+    """
+    quality = settings.model_quality
+    if quality is None:  # settings_from_environ always sets it for MODEL_QUALITY
+        raise MonitorError("analysis_type MODEL_QUALITY needs problem_type")
+    kind = settings.dataset_format.kind
+    if kind == "merge":
+        predictions = predictions_from_merged(
+            read_merged(settings.dataset_source, settings.start_time, settings.end_time), quality
+        )
+    elif kind == "capture":
+        if quality.ground_truth_source is None:
+            raise MonitorError(
+                "model quality over sagemakerCaptureJson needs ground_truth_source (or merged data: sagemakerMergeJson)"
+            )
+        merged = merged_from_capture(
+            settings.dataset_source, quality.ground_truth_source, settings.start_time, settings.end_time
+        )
+        # Keep the merge output, as Model Monitor's merge job does, for inspection and replays.
+        write_merged(settings.output_path / "merge", settings.endpoint_name or "endpoint", "AllTraffic", merged)
+        predictions = predictions_from_merged(merged, quality)
+    else:
+        predictions = predictions_from_frame(read_table_dataset(settings), quality)
+    statistics = compute_model_quality(predictions, quality)
+    constraints = _load_model_quality_constraints(settings)
+    if constraints is None:
+        return AnalysisResult(
+            statistics=statistics, constraints=suggest_model_quality_constraints(statistics, quality.problem_type)
+        )
+    violations = ModelQualityViolations(violations=check_model_quality(statistics, constraints))
+    metrics: tuple[dict[str, Any], ...] = ()
+    if _publishes(settings):
+        dimensions = metric_dimensions(settings.endpoint_name, settings.schedule_name)
+        metrics = tuple(model_quality_metric_records(statistics, dimensions, _timestamp(settings)))
+    return AnalysisResult(statistics=statistics, violations=violations, metrics=metrics)
 
 
 def write_result(settings: AnalyzerSettings, result: AnalysisResult) -> None:
@@ -150,12 +264,23 @@ def run_job(environ: Mapping[str, str] | None = None) -> int:
         print(f"Model monitor analysis ({mode}) of {settings.dataset_source} -> {settings.output_path}", flush=True)
         result = analyze(settings, schema_from_environ(env))
         write_result(settings, result)
+        print(result.message, flush=True)
+        finish(settings, result)
     except MonitorError as error:
         return _fail(message_file, f"ClientError: {error}", 1)
     except Exception as error:  # last resort: the job must still leave a reason and a non-zero code
         return _fail(message_file, f"AlgorithmError: {type(error).__name__}: {error}", 2)
-    print(result.message, flush=True)
     return 0
+
+
+def finish(settings: AnalyzerSettings, result: AnalysisResult) -> None:
+    """After the files are written: put the metrics (scheduled-job engine), then the post-analytics script."""
+    if settings.engine == "scheduled-job" and result.metrics:
+        namespace = metrics_namespace(settings.analysis_type, settings.endpoint_name)
+        sent = put_metric_records(result.metrics, namespace)
+        print(f"put {sent} metrics into CloudWatch namespace {namespace}", flush=True)
+    if settings.post_analytics_processor_script is not None:
+        run_postprocessor(settings.post_analytics_processor_script)
 
 
 def _fail(message_file: Path, reason: str, code: int) -> int:

@@ -56,3 +56,18 @@ def cloudwatch_metric_records(
         if feature.name in drift:
             datum(f"feature_baseline_drift_{feature.name}", Value=drift[feature.name])
     return records
+
+
+# Where Model Monitor puts the metrics (shared/reference/README.md, item 7); config/naming.py
+# holds the same names for the alarms, and a test checks the two agree.
+DATA_QUALITY_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+MODEL_QUALITY_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
+BATCH_DATA_QUALITY_NAMESPACE = "aws/sagemaker/ModelMonitoring/data-metrics"
+BATCH_MODEL_QUALITY_NAMESPACE = "aws/sagemaker/ModelMonitoring/model-metrics"
+
+
+def metrics_namespace(analysis_type: str, endpoint_name: str | None) -> str:
+    """The namespace Model Monitor would publish a run's metrics in (endpoint or batch)."""
+    if analysis_type == "MODEL_QUALITY":
+        return MODEL_QUALITY_NAMESPACE if endpoint_name else BATCH_MODEL_QUALITY_NAMESPACE
+    return DATA_QUALITY_NAMESPACE if endpoint_name else BATCH_DATA_QUALITY_NAMESPACE

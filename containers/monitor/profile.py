@@ -73,6 +73,36 @@ def string_values(series: pd.Series) -> pd.Series:
     return series.dropna().astype("string")
 
 
+def present_value_counts(series: pd.Series) -> pd.Series:
+    """How often each present value occurs, keyed by its text (categorical columns count codes)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        counts = series.value_counts(sort=False, dropna=True)
+        counts = counts[counts.to_numpy() > 0]
+        counts.index = pd.Index([str(value) for value in counts.index], dtype=object)
+        return counts
+    return string_values(series).value_counts(sort=False)
+
+
+class ColumnViews:
+    """Per-column work shared by profiling and checks: each column's float values and value counts
+    are computed once (threads ask for different columns, so plain dicts are enough)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._numbers: dict[str, FloatArray] = {}
+        self._counts: dict[str, pd.Series] = {}
+
+    def numbers(self, name: str) -> FloatArray:
+        if name not in self._numbers:
+            self._numbers[name] = numeric_values(self.frame[name])
+        return self._numbers[name]
+
+    def counts(self, name: str) -> pd.Series:
+        if name not in self._counts:
+            self._counts[name] = present_value_counts(self.frame[name])
+        return self._counts[name]
+
+
 def _numerical_statistics(values: FloatArray, total: int) -> NumericalStatistics:
     present = int(values.size)
     if present:
@@ -103,8 +133,7 @@ def _numerical_statistics(values: FloatArray, total: int) -> NumericalStatistics
     )
 
 
-def _string_statistics(series: pd.Series, total: int) -> StringStatistics:
-    counts = string_values(series).value_counts(sort=False)
+def _string_statistics(counts: pd.Series, total: int) -> StringStatistics:
     present = int(counts.sum())
     distribution = None
     if 0 < len(counts) <= CATEGORICAL_MAX_DISTINCT:
@@ -122,22 +151,25 @@ def _string_statistics(series: pd.Series, total: int) -> StringStatistics:
     )
 
 
-def feature_statistics(name: str, series: pd.Series) -> FeatureStatistics:
+def feature_statistics(name: str, series: pd.Series, views: ColumnViews | None = None) -> FeatureStatistics:
     """Statistics of one column."""
     inferred = infer_type(series)
     total = len(series)
     if inferred in ("Integral", "Fractional"):
+        values = views.numbers(name) if views is not None else numeric_values(series)
         return FeatureStatistics(
-            name=name, inferred_type=inferred, numerical_statistics=_numerical_statistics(numeric_values(series), total)
+            name=name, inferred_type=inferred, numerical_statistics=_numerical_statistics(values, total)
         )
-    return FeatureStatistics(name=name, inferred_type=inferred, string_statistics=_string_statistics(series, total))
+    counts = views.counts(name) if views is not None else present_value_counts(series)
+    return FeatureStatistics(name=name, inferred_type=inferred, string_statistics=_string_statistics(counts, total))
 
 
-def compute_statistics(frame: pd.DataFrame) -> Statistics:
+def compute_statistics(frame: pd.DataFrame, views: ColumnViews | None = None) -> Statistics:
     """statistics.json for a dataset whose columns are the features (already typed by the reader)."""
-    columns = [(str(name), frame[name]) for name in frame.columns]
+    shared = views if views is not None else ColumnViews(frame)
+    columns = [(str(name), frame.iloc[:, index]) for index, name in enumerate(frame.columns)]
     with ThreadPoolExecutor(max_workers=PROFILE_THREADS) as pool:
-        features = list(pool.map(lambda column: feature_statistics(*column), columns))
+        features = list(pool.map(lambda column: feature_statistics(column[0], column[1], shared), columns))
     return Statistics(version=0.0, dataset=DatasetInfo(item_count=len(frame)), features=features)
 
 

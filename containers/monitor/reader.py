@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
 import io
 import json
-import logging
-from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import zip_longest
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -24,10 +20,10 @@ from containers.contracts.capture import (
     parse_capture_line,
 )
 from containers.monitor.errors import MonitorError
+from containers.monitor.scripts import Preprocessor, Row, load_preprocessor, preprocessed_rows
 from containers.monitor.settings import AnalyzerSettings, OutputColumnsPosition
 
-Row = list[Any] | dict[str, Any]
-Preprocessor = Callable[["InferenceRecord"], Any]
+CaptureSide = Literal["endpointInput", "endpointOutput"]
 
 
 def positional_names(width: int, feature_names: Sequence[str]) -> list[str]:
@@ -55,23 +51,36 @@ def list_data_files(source: Path) -> list[Path]:
 # ---------------------------------------------------------------- CSV and JSON datasets
 
 
-def _string_dtypes(names: Sequence[str], string_features: Collection[str]) -> dict[str, str]:
-    # Columns the baseline calls String are read as text, so "007" or "1" keep their spelling.
-    return {name: "string" for name in names if name in string_features}
+def _known_dtypes(
+    names: Sequence[str], string_features: Collection[str], fractional_features: Collection[str] = ()
+) -> dict[str, str]:
+    # Columns the baseline calls String are read as text, so "007" or "1" keep their spelling;
+    # as categoricals, parsed and counted by code (baselines keep a value distribution only for
+    # low-cardinality strings, and codes stay cheap for the others). Fractional columns are read
+    # straight into float64 (missing = NaN), without the masked arrays' chunk concatenation.
+    dtypes = {name: "category" for name in names if name in string_features}
+    dtypes.update({name: "float64" for name in names if name in fractional_features})
+    return dtypes
 
 
 def read_csv_file(
-    path: Path, header: bool, feature_names: Sequence[str] = (), string_features: Collection[str] = ()
+    path: Path,
+    header: bool,
+    feature_names: Sequence[str] = (),
+    string_features: Collection[str] = (),
+    fractional_features: Collection[str] = (),
 ) -> pd.DataFrame:
     """One CSV file with pandas' C reader; nullable dtypes so integer columns with gaps stay integral."""
     try:
         if header:
-            frame = pd.read_csv(
-                path,
-                header=0,
-                dtype_backend="numpy_nullable",
-                dtype=_string_dtypes(feature_names, string_features) or None,
-            )
+            try:
+                frame = _read_with_header(path, _known_dtypes(feature_names, string_features, fractional_features))
+            except ValueError:
+                if not fractional_features:
+                    raise
+                # Text in a column the baseline calls Fractional: read it as it is, so the data
+                # type check reports it instead of the read failing.
+                frame = _read_with_header(path, _known_dtypes(feature_names, string_features))
             frame.columns = [str(name) for name in frame.columns]
             return _as_strings(frame, string_features)
         frame = pd.read_csv(path, header=None, dtype_backend="numpy_nullable")
@@ -81,9 +90,15 @@ def read_csv_file(
     return _as_strings(frame, string_features)
 
 
+def _read_with_header(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
+    return pd.read_csv(path, header=0, dtype_backend="numpy_nullable", dtype=dtypes or None)
+
+
 def _as_strings(frame: pd.DataFrame, string_features: Collection[str]) -> pd.DataFrame:
     for name in frame.columns:
-        if name in string_features and not pd.api.types.is_string_dtype(frame[name].dtype):
+        dtype = frame[name].dtype
+        textual = pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)
+        if name in string_features and not textual:
             frame[name] = frame[name].astype("string")
     return frame
 
@@ -157,13 +172,18 @@ def _column(values: Sequence[Any]) -> pd.api.extensions.ExtensionArray:
 
 
 def read_table_dataset(
-    settings: AnalyzerSettings, feature_names: Sequence[str] = (), string_features: Collection[str] = ()
+    settings: AnalyzerSettings,
+    feature_names: Sequence[str] = (),
+    string_features: Collection[str] = (),
+    fractional_features: Collection[str] = (),
 ) -> pd.DataFrame:
     """A CSV or JSON dataset (every file under dataset_source)."""
     files = list_data_files(settings.dataset_source)
     fmt = settings.dataset_format
     if fmt.kind == "csv":
-        frames = [read_csv_file(path, fmt.header, feature_names, string_features) for path in files]
+        frames = [
+            read_csv_file(path, fmt.header, feature_names, string_features, fractional_features) for path in files
+        ]
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     else:
         rows = [row for path in files for row in read_json_file(path, fmt.lines, feature_names)]
@@ -255,7 +275,7 @@ def _csv_frame(lines: list[str], feature_names: Sequence[str], string_features: 
             header=None,
             names=names,
             dtype_backend="numpy_nullable",
-            dtype=_string_dtypes(names, string_features) or None,
+            dtype=_known_dtypes(names, string_features) or None,
         )
     except (pd.errors.ParserError, ValueError) as error:
         raise MonitorError(f"cannot parse captured CSV payloads: {str(error).splitlines()[0]}") from error
@@ -269,8 +289,9 @@ def capture_frame(
     feature_names: Sequence[str] = (),
     string_features: Collection[str] = (),
     preprocessor: Preprocessor | None = None,
+    side: CaptureSide = "endpointInput",
 ) -> pd.DataFrame:
-    """The features of the captured requests as one frame.
+    """The features of the captured requests (or, with `side` endpointOutput, of the responses).
 
     CSV payloads have no header: columns map by position onto `feature_names` (the baseline's
     order; extras become `_c<i>`). JSON payloads give positional or named rows. With
@@ -283,9 +304,10 @@ def capture_frame(
     for record in records:
         where = f"capture event {record.event_metadata.event_id}"
         if preprocessor is not None:
-            rows.extend(_preprocessed_rows(preprocessor, record, where))
+            rows.extend(preprocessed_rows(preprocessor, record, where))
             continue
-        payload = record.capture_data.endpoint_input
+        data = record.capture_data
+        payload = data.endpoint_input if side == "endpointInput" else data.endpoint_output
         if payload is None:
             continue
         if _payload_kind(payload) == "csv":
@@ -355,87 +377,6 @@ def _join_outputs(
     return joined
 
 
-# ---------------------------------------------------------------- record preprocessor
-
-
-@dataclass(frozen=True)
-class CapturedData:
-    """One side of a record as `preprocess_handler` sees it (attribute names as AWS documents)."""
-
-    data: str
-    encoding: str
-    observedContentType: str  # noqa: N815 - AWS's attribute name
-    mode: str
-
-
-@dataclass(frozen=True)
-class EventMetadata:
-    event_id: str
-    event_time: str
-    inference_id: str | None
-    custom_attribute: list[str]
-
-
-@dataclass(frozen=True)
-class InferenceRecord:
-    endpoint_input: CapturedData | None
-    endpoint_output: CapturedData | None
-    event_metadata: EventMetadata
-    event_version: str
-    ground_truth: Any = None
-
-
-def _side(payload: CapturedPayload | None) -> CapturedData | None:
-    if payload is None:
-        return None
-    return CapturedData(payload.data, payload.encoding, payload.observed_content_type, payload.mode)
-
-
-def inference_record(record: CaptureRecord) -> InferenceRecord:
-    metadata = record.event_metadata
-    return InferenceRecord(
-        endpoint_input=_side(record.capture_data.endpoint_input),
-        endpoint_output=_side(record.capture_data.endpoint_output),
-        event_metadata=EventMetadata(metadata.event_id, metadata.inference_time, metadata.inference_id, []),
-        event_version=record.event_version,
-    )
-
-
-def load_preprocessor(path: Path) -> Preprocessor:
-    """`preprocess_handler` from a record preprocessor script; `(record)` or `(record, logger)`."""
-    if not path.is_file():
-        raise MonitorError(f"record_preprocessor_script {path} does not exist")
-    spec = importlib.util.spec_from_file_location("record_preprocessor", path)
-    if spec is None or spec.loader is None:
-        raise MonitorError(f"record_preprocessor_script {path} cannot be loaded as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # the user's script: any import-time failure is reported by name
-        raise MonitorError(f"record_preprocessor_script {path} failed to load: {error!r}") from error
-    handler = getattr(module, "preprocess_handler", None)
-    if not callable(handler):
-        raise MonitorError(f"record_preprocessor_script {path} defines no preprocess_handler function")
-    if len(inspect.signature(handler).parameters) >= 2:
-        logger = logging.getLogger("record_preprocessor")
-        return lambda record: handler(record, logger)
-    return cast(Preprocessor, handler)
-
-
-def _preprocessed_rows(preprocessor: Preprocessor, record: CaptureRecord, where: str) -> list[Row]:
-    try:
-        result = preprocessor(inference_record(record))
-    except Exception as error:  # the user's code: report which record broke it
-        raise MonitorError(f"preprocess_handler failed on {where}: {error!r}") from error
-    if result is None or result == []:
-        return []
-    if isinstance(result, dict):
-        return [result]
-    if isinstance(result, list) and all(isinstance(item, dict) for item in result):
-        return list(result)
-    raise MonitorError(f"preprocess_handler returned {type(result).__name__} for {where}; expected a dict or []")
-
-
 def read_capture_dataset(
     settings: AnalyzerSettings, feature_names: Sequence[str] = (), string_features: Collection[str] = ()
 ) -> pd.DataFrame:
@@ -445,7 +386,11 @@ def read_capture_dataset(
         load_preprocessor(settings.record_preprocessor_script) if settings.record_preprocessor_script else None
     )
     position: OutputColumnsPosition = settings.endpoint_output_columns_position
-    if "endpointOutput" not in settings.dataset_format.capture_index_names:
+    indexes = settings.dataset_format.capture_index_names
+    # captureIndexNames says which side is profiled; with only endpointOutput, the responses are
+    # the features (no input columns to join them to).
+    side: CaptureSide = "endpointInput" if "endpointInput" in indexes else "endpointOutput"
+    if "endpointOutput" not in indexes or side == "endpointOutput":
         position = "NONE"
     records = read_capture_records(files, settings.start_time, settings.end_time)
     return capture_frame(
@@ -454,13 +399,17 @@ def read_capture_dataset(
         feature_names=feature_names,
         string_features=string_features,
         preprocessor=preprocessor,
+        side=side,
     )
 
 
 def read_dataset(
-    settings: AnalyzerSettings, feature_names: Sequence[str] = (), string_features: Collection[str] = ()
+    settings: AnalyzerSettings,
+    feature_names: Sequence[str] = (),
+    string_features: Collection[str] = (),
+    fractional_features: Collection[str] = (),
 ) -> pd.DataFrame:
     """The job's dataset as a frame whose columns are the features."""
     if settings.dataset_format.kind == "capture":
         return read_capture_dataset(settings, feature_names, string_features)
-    return read_table_dataset(settings, feature_names, string_features)
+    return read_table_dataset(settings, feature_names, string_features, fractional_features)

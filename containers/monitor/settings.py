@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, cast
 
@@ -14,8 +14,27 @@ from containers.contracts.capture import parse_capture_time
 from containers.contracts.constraints import CategoricalDriftMethod
 from containers.monitor.errors import MonitorError
 
-DatasetKind = Literal["csv", "json", "capture"]
+DatasetKind = Literal["csv", "json", "capture", "merge"]
 OutputColumnsPosition = Literal["NONE", "START", "END"]
+AnalysisType = Literal["DATA_QUALITY", "MODEL_QUALITY"]
+ProblemType = Literal["BinaryClassification", "MulticlassClassification", "Regression"]
+# Which service started the job. Model Monitor publishes the metric files the image writes; a
+# plain Processing job (the `scheduled-job` engine) does not, so there the image puts them itself.
+MonitoringEngine = Literal["model-monitor", "scheduled-job"]
+ENGINE_VARIABLE = "monitoring_engine"
+ANALYSIS_TYPES: tuple[str, ...] = ("DATA_QUALITY", "MODEL_QUALITY")
+PROBLEM_TYPES: tuple[str, ...] = ("BinaryClassification", "MulticlassClassification", "Regression")
+ENGINES: tuple[str, ...] = ("model-monitor", "scheduled-job")
+# Settings of the prebuilt analyzer that only mean something for model quality.
+MODEL_QUALITY_KEYS = (
+    "problem_type",
+    "inference_attribute",
+    "probability_attribute",
+    "ground_truth_attribute",
+    "probability_threshold_attribute",
+    "positive_label",
+    "ground_truth_source",
+)
 
 DEFAULT_BASE_DIR = "/opt/ml"
 # SageMaker's default processing paths (the SDK's and the analyzer's).
@@ -32,6 +51,25 @@ class DatasetFormat:
     header: bool = True
     lines: bool = True
     capture_index_names: tuple[str, ...] = ("endpointInput", "endpointOutput")
+
+
+@dataclass(frozen=True)
+class ModelQualitySettings:
+    """`analysis_type=MODEL_QUALITY`: where predictions, probabilities and labels are found.
+
+    Attributes are column names or 0-based indices (CSV) or JSON paths such as
+    `predictions[*].score` (JSON payloads), as the SDK's ModelQualityMonitor documents them.
+    """
+
+    problem_type: ProblemType
+    inference_attribute: str | None
+    probability_attribute: str | None
+    ground_truth_attribute: str | None
+    probability_threshold: float
+    positive_label: str | None
+    # Ours: a folder of ground-truth uploads to merge with the capture in the job itself (the
+    # scheduled-job engine has no separate merge job). Unset: the dataset is already merged.
+    ground_truth_source: Path | None
 
 
 @dataclass(frozen=True)
@@ -54,6 +92,11 @@ class AnalyzerSettings:
     endpoint_output_columns_position: OutputColumnsPosition
     message_file: Path
     metrics_directory: Path
+    analysis_type: AnalysisType = "DATA_QUALITY"
+    model_quality: ModelQualitySettings | None = None
+    exclude_features: tuple[str, ...] = ()
+    post_analytics_processor_script: Path | None = None
+    engine: MonitoringEngine = "model-monitor"
 
     @property
     def is_monitoring(self) -> bool:
@@ -80,7 +123,14 @@ def parse_dataset_format(text: str) -> DatasetFormat:
         if not isinstance(names, list) or not all(name in ("endpointInput", "endpointOutput") for name in names):
             raise MonitorError(f"dataset_format.sagemakerCaptureJson.captureIndexNames is invalid: {names!r}")
         return DatasetFormat(kind="capture", capture_index_names=tuple(names))
-    raise MonitorError(f"dataset_format {kind!r} is not supported (supported: csv, json, sagemakerCaptureJson)")
+    if kind == "sagemakerMergeJson":
+        names = options.get("captureIndexNames", ["endpointOutput"])
+        if not isinstance(names, list) or not all(name in ("endpointInput", "endpointOutput") for name in names):
+            raise MonitorError(f"dataset_format.sagemakerMergeJson.captureIndexNames is invalid: {names!r}")
+        return DatasetFormat(kind="merge", capture_index_names=tuple(names))
+    raise MonitorError(
+        f"dataset_format {kind!r} is not supported (supported: csv, json, sagemakerCaptureJson, sagemakerMergeJson)"
+    )
 
 
 def _flag(value: object, key: str) -> bool:
@@ -106,6 +156,21 @@ def _time(environ: Mapping[str, str], key: str) -> datetime | None:
         raise MonitorError(f"{key} is not an ISO-8601 time: {value!r}") from error
 
 
+def _window_start(environ: Mapping[str, str], start: datetime | None, end: datetime | None) -> datetime | None:
+    """`monitoring_window_seconds` (the scheduled-job engine: EventBridge Scheduler passes only the
+    scheduled time as end_time and cannot compute a start) gives start_time = end_time - window."""
+    text = _optional(environ, "monitoring_window_seconds")
+    if text is None:
+        return start
+    if not text.isdigit() or int(text) <= 0:
+        raise MonitorError(f"monitoring_window_seconds must be a positive whole number of seconds, not {text!r}")
+    if start is not None:
+        raise MonitorError("set start_time or monitoring_window_seconds, not both")
+    if end is None:
+        raise MonitorError("monitoring_window_seconds needs end_time (the end of the window)")
+    return end - timedelta(seconds=int(text))
+
+
 def _choice(environ: Mapping[str, str], key: str, allowed: tuple[str, ...], default: str | None) -> str | None:
     value = _optional(environ, key)
     if value is None:
@@ -113,6 +178,37 @@ def _choice(environ: Mapping[str, str], key: str, allowed: tuple[str, ...], defa
     if value not in allowed:
         raise MonitorError(f"{key} must be one of {', '.join(allowed)}, got {value!r}")
     return value
+
+
+def _threshold(environ: Mapping[str, str]) -> float:
+    text = _optional(environ, "probability_threshold_attribute")
+    if text is None:
+        return 0.5
+    try:
+        return float(text)
+    except ValueError as error:
+        raise MonitorError(f"probability_threshold_attribute must be a number, got {text!r}") from error
+
+
+def model_quality_settings(environ: Mapping[str, str]) -> ModelQualitySettings:
+    problem = _choice(environ, "problem_type", PROBLEM_TYPES, None)
+    if problem is None:
+        raise MonitorError(f"problem_type must be set with analysis_type MODEL_QUALITY ({', '.join(PROBLEM_TYPES)})")
+    ground_truth = _optional(environ, "ground_truth_source")
+    return ModelQualitySettings(
+        problem_type=cast(ProblemType, problem),
+        inference_attribute=_optional(environ, "inference_attribute"),
+        probability_attribute=_optional(environ, "probability_attribute"),
+        ground_truth_attribute=_optional(environ, "ground_truth_attribute"),
+        probability_threshold=_threshold(environ),
+        positive_label=_optional(environ, "positive_label"),
+        ground_truth_source=Path(ground_truth) if ground_truth else None,
+    )
+
+
+def _exclusions(environ: Mapping[str, str]) -> tuple[str, ...]:
+    text = _optional(environ, "exclude_features_attribute")
+    return tuple(part.strip() for part in text.split(",") if part.strip()) if text else ()
 
 
 def settings_from_environ(environ: Mapping[str, str] | None = None) -> AnalyzerSettings:
@@ -123,14 +219,29 @@ def settings_from_environ(environ: Mapping[str, str] | None = None) -> AnalyzerS
     if format_text is None:
         raise MonitorError('dataset_format is not set (e.g. {"csv": {"header": true}})')
     dataset_format = parse_dataset_format(format_text)
-    default_source = DEFAULT_CAPTURE_SOURCE if dataset_format.kind == "capture" else DEFAULT_BASELINE_SOURCE
+    default_source = DEFAULT_CAPTURE_SOURCE if dataset_format.kind in ("capture", "merge") else DEFAULT_BASELINE_SOURCE
     statistics = _optional(env, "baseline_statistics")
     constraints = _optional(env, "baseline_constraints")
     script = _optional(env, "record_preprocessor_script")
     drift_method = _choice(env, "categorical_drift_method", ("LInfinity", "ChiSquared"), None)
     publish = _choice(env, "publish_cloudwatch_metrics", ("Enabled", "Disabled"), "Disabled")
     position = _choice(env, "endpoint_output_columns_position", ("NONE", "START", "END"), "NONE")
+    analysis = _choice(env, "analysis_type", ANALYSIS_TYPES, "DATA_QUALITY")
+    engine = _choice(env, ENGINE_VARIABLE, ENGINES, "model-monitor")
+    quality = model_quality_settings(env) if analysis == "MODEL_QUALITY" else None
+    if quality is None:
+        for key in MODEL_QUALITY_KEYS:
+            if _optional(env, key) is not None:
+                raise MonitorError(f"{key} is only used with analysis_type MODEL_QUALITY (analysis_type is {analysis})")
+        if dataset_format.kind == "merge":
+            raise MonitorError("dataset_format sagemakerMergeJson needs analysis_type MODEL_QUALITY")
+    else:
+        for key in ("exclude_features_attribute", "record_preprocessor_script"):
+            if _optional(env, key) is not None:
+                raise MonitorError(f"{key} is not supported with analysis_type MODEL_QUALITY")
+    post_script = _optional(env, "post_analytics_processor_script")
     start, end = _time(env, "start_time"), _time(env, "end_time")
+    start = _window_start(env, start, end)
     if start and end and start >= end:
         raise MonitorError(f"start_time {env['start_time']} is not before end_time {env['end_time']}")
     return AnalyzerSettings(
@@ -152,4 +263,9 @@ def settings_from_environ(environ: Mapping[str, str] | None = None) -> AnalyzerS
         metrics_directory=Path(
             _optional(env, "cloudwatch_metrics_directory") or base / "output" / "metrics" / "cloudwatch"
         ),
+        analysis_type=cast(AnalysisType, analysis),
+        model_quality=quality,
+        exclude_features=_exclusions(env),
+        post_analytics_processor_script=Path(post_script) if post_script else None,
+        engine=cast(MonitoringEngine, engine),
     )

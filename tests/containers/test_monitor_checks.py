@@ -102,7 +102,7 @@ def test_type_match_share_counts_text_and_whole_numbers() -> None:
     assert type_match_share(pd.Series(["1", "2", "x", None], dtype="string"), "Integral") == pytest.approx(2 / 3)
     assert type_match_share(pd.Series([1.5, 2.0]), "Integral") == 0.5
     assert type_match_share(pd.Series([1.5, 2.0]), "Fractional") == 1.0
-    assert type_match_share(pd.Series(["a"]), "String") is None
+    assert type_match_share(pd.Series(["a"]), "Unknown") is None
 
 
 def test_disabled_evaluation_reports_distances_but_no_violations(baseline: tuple[Statistics, Constraints]) -> None:
