@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ def test_a_duplicate_environment_block_is_refused_naming_key_and_lines(tmp_path:
     text = CONFIG_FILE.read_text()
     dev_block = text[text.index("  dev:"):text.index("  staging:")]
     path = tmp_path / "environments.yaml"
-    path.write_text(text + dev_block.replace("ml-platform-dev@", "someone-else@"))
+    # The copy refers to dev's YAML anchors instead of defining them again (a repeated anchor is another error).
+    copy = re.sub(r"&(\w+) \[[^\]]*\]", r"*\1", dev_block.replace("ml-platform-dev@", "someone-else@"))
+    path.write_text(text + copy)
     first = text[:text.index("  dev:")].count("\n") + 1
     second = text.count("\n") + 1
     with pytest.raises(ConfigError) as caught:

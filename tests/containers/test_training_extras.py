@@ -40,5 +40,5 @@ def test_a_code_channel_without_inference_py_is_named(tmp_path: Path) -> None:
     code = tmp_path / "code"
     code.mkdir()
     (code / "inferense.py").write_text("")
-    with pytest.raises(ModelArtifactError, match=r"channel 'code' \(.*\) has no inference.py"):
+    with pytest.raises(ModelArtifactError, match=r"channel 'inference_code' \(.*\) has no inference.py"):
         add_model_extras(tmp_path / "model", train_channel=tmp_path, code_channel=code)

@@ -36,8 +36,8 @@ def test_the_train_step_reads_the_code_folder_as_its_code_channel() -> None:
     definition = build_pipeline_definition(env, image_tag="test")
     train = next(step for step in iter_steps(definition) if step["Name"] == TRAIN)
     channels = {item["ChannelName"]: item for item in train["Arguments"]["InputDataConfig"]}
-    assert set(channels) == {"train", "validation", "code"}
-    assert channels["code"]["DataSource"]["S3DataSource"]["S3Uri"] == uri
+    assert set(channels) == {"train", "validation", "inference_code"}
+    assert channels["inference_code"]["DataSource"]["S3DataSource"]["S3Uri"] == uri
 
 
 def test_the_code_uri_follows_the_content(tmp_path: Path) -> None:
