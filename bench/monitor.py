@@ -1,6 +1,6 @@
 """Benchmark of the monitor analyzer: 1,000,000 rows x 20 numeric features, CSV read included.
 
-Goal (DESIGN.md section 5): <= 3 s per analysis on 2 cores. Data is generated in a temp folder
+Goal (docs/architecture.md, section 5): <= 3 s per analysis on 2 cores. Data is generated in a temp folder
 and deleted afterwards; nothing is committed. Run: `.venv/bin/python bench/monitor.py [rows]`.
 """
 
