@@ -94,7 +94,7 @@ def test_no_tracked_file_refers_outside_the_repository() -> None:
     [
         "REFERENCE = Path(__file__).resolve().parents[3] / '" + SHARED + "' / 'reference'",
         'p = os.path.join(here, "..", "' + SHARED + '", "x.json")',
-        "see .." + "/" + SHARED + "/DESIGN.md",
+        "see .." + "/" + SHARED + "/notes.md",
         "(" + SHARED + "/reference/README.md, item 7)",
         'REFERENCE = Path("/' + "work/" + SHARED + '/reference")',
         "cd /" + "work/main && make",
