@@ -51,7 +51,7 @@ $(UV): requirements-bootstrap.txt
 	@touch $@
 
 $(PY_STAMP): $(UV) $(LOCK) pyproject.toml
-	@echo "Installing Python packages into $(VENV) from $(LOCK), hash-checked (first run: about a minute)..."
+	@echo "Installing Python packages into $(VENV) from $(LOCK), hash-checked (first run: a minute or two)..."
 	@$(UV) pip install --quiet --python $(BIN)/python --require-hashes --compile-bytecode -r $(LOCK)
 	@$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	@$(BIN)/python -c "import aws_cdk, sagemaker, moto, sklearn, xgboost, lightgbm"
