@@ -6,7 +6,7 @@ Prints, for the default data set on this machine:
 - the pipeline stage of the loop next to the same four scripts run bare, one after another
   (preprocess -> train -> evaluate -> data-quality baseline), sequential and as the executor runs
   them by default (independent steps side by side), and the overhead ratio.
-Goals (DESIGN.md section 5): loop < 30 s on 2 cores, executor <= 1.15x the bare chain, second run
+Goals (docs/architecture.md, section 5): loop < 30 s on 2 cores, executor <= 1.15x the bare chain, second run
 < half the first.
 """
 

@@ -8,7 +8,7 @@ from config.arns import arn, partition_of
 from config.settings import EnvironmentConfig
 
 # Model Monitor publishes data-quality metrics for endpoints in this namespace, with the
-# dimensions Endpoint and MonitoringSchedule (shared/reference/README.md, item 7).
+# dimensions Endpoint and MonitoringSchedule (tests/fixtures/sagemaker/README.md, item 7).
 DATA_QUALITY_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 MODEL_QUALITY_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
 BUCKET_PURPOSES = ("data", "artifacts", "capture", "reports")

@@ -32,7 +32,7 @@ class ProblemType(StrEnum):
 
 
 # Quality-gate metrics per problem type, with the direction that counts as better. The names are the
-# keys of SageMaker's model-quality metrics file (see shared/reference/model_quality_*.json).
+# keys of SageMaker's model-quality metrics file (see tests/fixtures/sagemaker/model_quality_*.json).
 GATE_METRICS: dict[ProblemType, dict[str, Literal["higher", "lower"]]] = {
     ProblemType.BINARY: {
         "auc": "higher",

@@ -19,7 +19,7 @@ JobKind = Literal["data-quality", "model-quality"]
 CAPTURE_FORMAT = json.dumps({"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}},
                             separators=(",", ":"))
 MERGE_FORMAT = json.dumps({"sagemakerMergeJson": {"captureIndexNames": ["endpointOutput"]}}, separators=(",", ":"))
-# SageMaker's processing paths for monitoring jobs (shared/reference/README.md, item 8).
+# SageMaker's processing paths for monitoring jobs (tests/fixtures/sagemaker/README.md, item 8).
 INPUT_DIR = "/opt/ml/processing/input/endpoint"
 GROUND_TRUTH_DIR = "/opt/ml/processing/groundtruth"
 BASELINE_DIR = "/opt/ml/processing/baseline"

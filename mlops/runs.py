@@ -138,7 +138,7 @@ def _list_steps(sm: Any, arn: str) -> tuple[StepState, ...] | None:
         )
         summaries = [summary for page in pages for summary in page.get("PipelineExecutionSteps", [])]
     except NotImplementedError:
-        return None  # moto in-process: the action does not exist there (DESIGN.md section 7)
+        return None  # moto in-process: the action does not exist there (docs/architecture.md, section 7)
     except ClientError as error:
         # moto's server answers an unimplemented action with HTTP 500; progress then shows the
         # execution status alone. Any other error is real and reported.

@@ -104,7 +104,7 @@ def _no_telemetry(*_args: Any, **_kwargs: Any) -> None:
 
 
 # Why a stub and not `TelemetryOptOut` in a config dict: a non-empty sagemaker_config is re-validated
-# with jsonschema on every lookup, which makes a build several times slower (DESIGN.md section 7).
+# with jsonschema on every lookup, which makes a build several times slower (docs/architecture.md, section 7).
 telemetry_logging._send_telemetry_request = _no_telemetry
 
 def offline_session(region: str, default_bucket: str) -> Any:

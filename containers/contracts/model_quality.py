@@ -12,7 +12,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, model_validator
 
 # The analyzer only reports a spread with enough rows: 5 random 80% subsamples from 200 rows up
-# (shared/reference/README.md, "Model quality files").
+# (tests/fixtures/sagemaker/README.md, "Model quality files").
 MIN_ROWS_FOR_STANDARD_DEVIATION = 200
 SUBSAMPLES = 5
 SUBSAMPLE_FRACTION = 0.8

@@ -58,7 +58,7 @@ def cloudwatch_metric_records(
     return records
 
 
-# Where Model Monitor puts the metrics (shared/reference/README.md, item 7); config/naming.py
+# Where Model Monitor puts the metrics (tests/fixtures/sagemaker/README.md, item 7); config/naming.py
 # holds the same names for the alarms, and a test checks the two agree.
 DATA_QUALITY_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 MODEL_QUALITY_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,8 @@ from containers.contracts.capture import (
     encoding_for_content_type,
     parse_capture_line,
 )
+from tests.fixtures import SAGEMAKER_REFERENCE as REFERENCE
 
-REFERENCE = Path("/work/shared/reference")
 CAPTURE_FILES = sorted(REFERENCE.glob("capture_*.jsonl"))
 
 

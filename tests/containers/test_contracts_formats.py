@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from containers.contracts.constraints import parse_constraints
 from containers.contracts.statistics import parse_statistics
 from containers.contracts.violations import parse_violations
-
-REFERENCE = Path("/work/shared/reference")
+from tests.fixtures import SAGEMAKER_REFERENCE as REFERENCE
 
 
 def test_reference_statistics_parse_and_round_trip_to_the_same_document() -> None:

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from containers.contracts.capture import parse_capture_line
 from containers.contracts.model_artifact import load_model_artifact, model_input_frame
 from tests.containers.conftest import ServerProcess, make_tabular_frame
+from tests.fixtures import SAGEMAKER_REFERENCE as REFERENCE
 
-REFERENCE = Path(__file__).resolve().parent / "fixtures"  # copies of SageMaker capture files, see README there
 MAX_PAYLOAD_MB = "0.05"  # small, so the 413 checks need no big bodies
 CSV_HEADERS = {"Content-Type": "text/csv", "Accept": "text/csv"}
 CLIENTS, REQUESTS_PER_CLIENT = 6, 40

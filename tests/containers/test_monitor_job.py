@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from containers.contracts.capture import capture_file_relative_path, encode_capture_line
+from tests.fixtures import SAGEMAKER_REFERENCE as REFERENCE
 
-REFERENCE = Path("/work/shared/reference")
 REPO = Path(__file__).resolve().parents[2]
 CSV_FORMAT = '{"csv": {"header": true, "output_columns_position": "START"}}'
 CAPTURE_FORMAT = '{"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}'

@@ -1,6 +1,6 @@
 """Model quality in the monitor image: baselining, checks, the ground-truth merge and metric publishing.
 
-Real files: tests/fixtures/sagemaker/ (byte-identical copies of shared/reference, provenance in
+Real files: tests/fixtures/sagemaker/ (byte-identical copies of SageMaker reference files, provenance in
 its README) and tests/fixtures/sagemaker_sdk/ (the SDK's quality-check test data).
 """
 

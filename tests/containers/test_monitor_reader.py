@@ -14,6 +14,7 @@ from containers.contracts.capture import capture_file_relative_path, encode_capt
 from containers.monitor.errors import MonitorError
 from containers.monitor.reader import json_document_rows, read_csv_file, read_dataset
 from containers.monitor.settings import settings_from_environ
+from tests.fixtures import SAGEMAKER_REFERENCE
 
 CAPTURE_FORMAT = '{"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}'
 
@@ -79,9 +80,8 @@ def test_json_capture_instances_and_records_become_rows(tmp_path: Path) -> None:
 def test_reference_capture_files_read_into_frames(tmp_path: Path) -> None:
     source = tmp_path / "ep" / "AllTraffic" / "2022" / "04" / "18" / "00"
     source.mkdir(parents=True)
-    reference = Path("/work/shared/reference")
     for name in ("capture_csv.jsonl", "capture_json.jsonl", "capture_jsonlines.jsonl"):
-        (source / name).write_text((reference / name).read_text())
+        (source / name).write_text((SAGEMAKER_REFERENCE / name).read_text())
     frame = read_dataset(_settings(tmp_path))
     assert len(frame) == 3 + 3 + 3  # 3 CSV lines; 1+2 JSON instances; 1+2 jsonlines rows
     assert frame.shape[1] == 69  # the widest payload (the churn CSV) sets the column count

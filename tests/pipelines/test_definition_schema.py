@@ -1,6 +1,6 @@
 """The definition against the published pipeline-definition JSON schema, minus named, known deviations.
 
-The schema (shared/reference/pipeline-definition.schema.json) is older than the SDK. Each deviation
+The schema (tests/fixtures/sagemaker/pipeline-definition.schema.json) is older than the SDK. Each deviation
 below says where the SDK's output goes beyond it and why that is accepted; a test checks that each
 one still occurs, so the list cannot go stale, and everything else must validate.
 """
@@ -11,15 +11,15 @@ import copy
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
 from pipelines.definition import iter_steps
+from tests.fixtures import SAGEMAKER_REFERENCE
 
-SCHEMA_FILE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "pipeline-definition.schema.json"
+SCHEMA_FILE = SAGEMAKER_REFERENCE / "pipeline-definition.schema.json"
 DROP = object()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,8 +18,8 @@ from containers.contracts.model_quality import (
     parse_model_quality,
     regression_metrics,
 )
+from tests.fixtures import SAGEMAKER_REFERENCE as REFERENCE
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
 REFERENCE_FILES = {
     "binary_classification_metrics": "model_quality_binary.json",
     "multiclass_classification_metrics": "model_quality_multiclass.json",
