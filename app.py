@@ -28,8 +28,30 @@ def selected_environments(app: cdk.App) -> list[EnvironmentConfig]:
     return [project.environments[wanted]]
 
 
+CICD = "cicd"
+
+
+def add_cicd_route(app: cdk.App) -> None:
+    """`-c env=cicd`: the CI/CD stack for the tooling account; `-c model_version.<env>=N` per stage."""
+    from stacks.cicd_stack import CicdStack
+
+    project = load_project()
+    if project.cicd is None:
+        raise ConfigError("-c env=cicd: config/environments.yaml has no cicd block (README \"CI/CD\")")
+    cicd = project.cicd
+    versions = {name: str(app.node.try_get_context(f"model_version.{name}") or "") for name in cicd.stages}
+    CicdStack(app, f"{project.project}-cicd", project=project.project, cicd=cicd,
+              stages=[project.environments[name] for name in cicd.stages],
+              model_versions={name: version for name, version in versions.items() if version},
+              env=cdk.Environment(account=cicd.account, region=cicd.region), stack_name=f"{project.project}-cicd",
+              description=f"{project.project}: the CI/CD route (commit and approval pipelines)")
+
+
 def build_app(app: cdk.App) -> cdk.App:
     add_compliance_checks(app)
+    if app.node.try_get_context("env") == CICD:
+        add_cicd_route(app)
+        return app
     for env_config in selected_environments(app):
         add_environment(app, env_config)
     return app
