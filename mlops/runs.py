@@ -78,8 +78,24 @@ def parse_parameter_overrides(
             raise RunError(f"--param {name!r}: not a pipeline parameter; known: {', '.join(known)}")
         if name in overrides:
             raise RunError(f"--param {name!r} given twice")
+        _check_parameter_type(definition, name, value)
         overrides[name] = value
     return overrides
+
+
+def _check_parameter_type(definition: Mapping[str, Any], name: str, value: str) -> None:
+    """Refuse a value SageMaker would reject for the parameter's Type, before any AWS call.
+
+    The conversion is local mode's (one rule for both), so `MetricThreshold=abc` fails the same way in both.
+    """
+    from mlops.local.errors import LocalModeError
+    from mlops.local.expressions import convert_parameter
+
+    declared = next(item for item in definition.get("Parameters", []) if item["Name"] == name)
+    try:
+        convert_parameter(name, str(declared.get("Type", "String")), value)
+    except LocalModeError as error:
+        raise RunError(f"--param {name}={value}: {error}") from None
 
 
 def _is_missing(error: ClientError) -> bool:
@@ -205,8 +221,17 @@ def ensure_default_dataset(s3: Any, env: EnvironmentConfig) -> str | None:
     """
     from pipelines.datasets import DEFAULT_FILE_NAME, default_dataset_csv  # pandas + sklearn: on demand
 
-    bucket = Names.of(env).bucket("data")
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=DEFAULT_DATASET_PREFIX, MaxKeys=1)
+    names = Names.of(env)
+    bucket = names.bucket("data")
+    try:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=DEFAULT_DATASET_PREFIX, MaxKeys=1)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise
+        raise RunError(
+            f"environment {env.name!r}: the data bucket {bucket} does not exist: deploy the governance stack "
+            f"first (npx --no-install cdk deploy -c env={env.name} {names.stack('governance')})"
+        ) from None
     if listed.get("KeyCount", 0):
         return None
     key = f"{DEFAULT_DATASET_PREFIX}{DEFAULT_FILE_NAME}"
