@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config import arns
 from config.arns import partition_of
 
 CONFIG_FILE = Path(__file__).with_name("environments.yaml")
@@ -263,6 +264,14 @@ class CicdConfig(_Frozen):
     # `mlops endpoint check --env E` follows the deploy of each of these stages.
     check_endpoint_in: tuple[str, ...] = ()
 
+    def stage_access_role(self, project: str) -> str:
+        """The role of the route's post-deploy steps; each stage's ml-engineer persona trusts it."""
+        return f"{project}-cicd-stage-access"
+
+    def stage_access_role_arn(self, project: str) -> str:
+        return arns.arn("iam", f"role/{self.stage_access_role(project)}", region=self.region, account=self.account,
+                   global_service=True)
+
     @model_validator(mode="after")
     def _stages_consistent(self) -> CicdConfig:
         if len(set(self.stages)) != len(self.stages):
@@ -297,6 +306,11 @@ class ProjectConfig(_Frozen):
             if env.account != self.cicd.account and self.cicd.account not in env.trusted_accounts:
                 raise ValueError(f"cicd.stages: environment {name!r} must list the tooling account "
                                  f"{self.cicd.account} in trusted_accounts (the route reads its registry)")
+            # The route's retrain and endpoint check act in the stage as its ml-engineer persona.
+            stage_access = self.cicd.stage_access_role_arn(self.project)
+            if stage_access not in env.personas["ml-engineer"].roles:
+                raise ValueError(f"cicd.stages: environment {name!r} must list {stage_access} in "
+                                 "personas.ml-engineer.roles (the route retrains and checks the endpoint as it)")
         return self
 
 

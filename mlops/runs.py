@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -110,10 +111,14 @@ def _is_missing(error: ClientError) -> bool:
 def upsert_pipeline(
     sm: Any, name: str, definition_json: str, role_arn: str, *, description: str = "",
     tags: Mapping[str, str] | None = None,
-) -> Literal["created", "updated"]:
-    """Create the pipeline, or update its definition and role when it exists."""
+) -> Literal["created", "updated", "unchanged"]:
+    """Create the pipeline, or update its definition and role when it exists and differs.
+
+    Unchanged is the CI/CD route's case: the pipeline stack has just deployed this very definition, and
+    the role that retrains (the ml-engineer persona) may start executions but not update pipelines.
+    """
     try:
-        sm.describe_pipeline(PipelineName=name)
+        deployed = sm.describe_pipeline(PipelineName=name)
     except ClientError as error:
         if not _is_missing(error):
             raise
@@ -125,10 +130,19 @@ def upsert_pipeline(
             Tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()],
         )
         return "created"
+    if deployed.get("RoleArn") == role_arn and _same_json(deployed.get("PipelineDefinition"), definition_json):
+        return "unchanged"
     sm.update_pipeline(
         PipelineName=name, PipelineDefinition=definition_json, PipelineDescription=description, RoleArn=role_arn
     )
     return "updated"
+
+
+def _same_json(deployed: str | None, wanted: str) -> bool:
+    try:
+        return deployed is not None and json.loads(deployed) == json.loads(wanted)
+    except ValueError:
+        return False
 
 
 def start_execution(sm: Any, name: str, parameters: Mapping[str, str], display_name: str | None = None) -> str:
@@ -242,7 +256,7 @@ def ensure_default_dataset(s3: Any, env: EnvironmentConfig) -> str | None:
 @dataclass(frozen=True)
 class StartedRun:
     pipeline: str
-    action: Literal["created", "updated"]
+    action: Literal["created", "updated", "unchanged"]
     execution_arn: str
     uploaded_dataset: str | None
 

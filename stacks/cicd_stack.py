@@ -68,7 +68,7 @@ def endpoint_check_command(env_name: str) -> str:
 
 def route_names(project: str) -> dict[str, str]:
     return {"commit": f"{project}-cicd", "approval": f"{project}-cicd-approved", "topic": f"{project}-cicd-approvals",
-            "reports": f"{project}-cicd-tests", "stage_access": f"{project}-cicd-stage-access"}
+            "reports": f"{project}-cicd-tests"}
 
 
 def approval_route_pattern(stages: list[EnvironmentConfig]) -> dict[str, Any]:
@@ -139,7 +139,7 @@ class CicdStack(cdk.Stack):
         )
         # One named role for every post-deploy step: each stage's ml-engineer persona trusts it by name.
         self.stage_access_role = iam.Role(
-            self, "StageAccess", role_name=names["stage_access"],
+            self, "StageAccess", role_name=cicd.stage_access_role(project),
             assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
             description="Post-deploy steps (retrain, endpoint check) assume the stage's ml-engineer role",
         )

@@ -58,6 +58,9 @@ def test_a_project_without_a_cicd_block_still_loads(tmp_path: Path) -> None:
         ({"cicd.retrain_in": "staging"}, r"key 'cicd'.*retrain_in must be the first stage"),
         ({"cicd.approval_before": ["dev"]}, r"key 'cicd'.*approval_before cannot name the first stage"),
         ({"cicd.check_endpoint_in": ["qa"]}, r"key 'cicd'.*check_endpoint_in: 'qa' is not one of the stages"),
+        ({"environments.prod.personas.ml-engineer.roles": []},
+         r"environment 'prod' must list arn:aws:iam::444444444444:role/mlops-kit-cicd-stage-access in "
+         r"personas\.ml-engineer\.roles"),
         ({"environments.staging.trusted_accounts": ["111111111111"]},
          r"environment 'staging' must list the tooling account 444444444444 in trusted_accounts"),
     ],

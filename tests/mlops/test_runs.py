@@ -261,3 +261,17 @@ def test_a_missing_data_bucket_says_to_deploy_the_governance_stack(aws: AwsTarge
                                        r"mlops-kit-dev-governance\)"):
         runs.run_pipeline(sm, s3, dev, DEFINITION, {})
     assert sm.list_pipelines()["PipelineSummaries"] == [], "nothing was created"
+
+
+def test_an_unchanged_definition_is_not_updated(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+    # The route retrains right after the pipeline stack deployed the same definition, as a role that may
+    # start executions but not update pipelines.
+    _data_bucket(aws, dev)
+    sm, s3 = client("sagemaker", aws), client("s3", aws)
+    assert runs.run_pipeline(sm, s3, dev, DEFINITION, {}).action == "created"
+    pipeline = sagemaker_backends[MOTO_ACCOUNT][aws.region].pipelines[Names.of(dev).pipeline]
+    modified = pipeline.last_modified_time
+    again = runs.run_pipeline(sm, s3, dev, DEFINITION, {})
+    assert again.action == "unchanged"
+    assert pipeline.last_modified_time == modified
+    assert _execution(aws, dev, again.execution_arn).pipeline_execution_status == "Succeeded"
