@@ -12,8 +12,8 @@ Local mode re-seeds the model registry from its own state files into a fresh ser
 moto runs no pipeline steps: an execution is Succeeded at once, DescribePipelineExecution always answers
 FailureReason "" and ListPipelineExecutionSteps does not exist. `set_execution_progress` gives an
 execution a status, a failure reason and steps (kept on moto's own execution object, so they reset
-with moto's state), and the two actions answer from them, so `mlops pipeline run --wait` is tested
-through the real boto3 call path.
+with moto's state), and with `install_pipeline_progress()` the two actions answer from them, so
+`mlops pipeline run --wait` is tested through the real boto3 call path.
 """
 
 from __future__ import annotations
@@ -110,6 +110,18 @@ def _describe_pipeline_execution(self: Any) -> ActionResult:
 def install() -> None:
     """Idempotent; call before moto serves requests (a server thread or a mock_aws block)."""
     SageMakerResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
+
+
+# The attributes `install_pipeline_progress` sets, for callers (tests) that restore moto afterwards.
+PIPELINE_PROGRESS_ACTIONS = ("list_pipeline_execution_steps", "describe_pipeline_execution")
+
+
+def install_pipeline_progress() -> None:
+    """ListPipelineExecutionSteps and FailureReason answered from `set_execution_progress`.
+
+    Separate from `install()`: a server without it answers ListPipelineExecutionSteps with HTTP 500,
+    which is what the cloud commands must also survive.
+    """
     SageMakerResponse.list_pipeline_execution_steps = _list_pipeline_execution_steps  # type: ignore[attr-defined]
     SageMakerResponse.describe_pipeline_execution = _describe_pipeline_execution  # type: ignore[method-assign]
 
