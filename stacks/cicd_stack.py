@@ -14,7 +14,6 @@ Every buildspec runs project commands only (`make ...`, `mlops ...`), so CI can 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -34,77 +33,22 @@ from config.arns import arn, partition_of
 from config.naming import Names
 from config.settings import CicdConfig, EnvironmentConfig
 from governance.compliance import AWS, NIST, acknowledge
-from stacks.registry_stack import approval_event_pattern
+from stacks.cicd_route import (
+    APPROVAL_NEEDED_EVENT,
+    JUNIT_DIRECTORY,
+    JUNIT_FILE,
+    ROUTE_AWS_CONFIG,
+    RUNTIMES,
+    RouteStep,
+    approval_route_pattern,
+    route_names,
+    route_steps,
+    stage_commands,
+    synth_command,
+)
 from stacks.stage import MlopsStage
 
-# pytest reads PYTEST_ADDOPTS itself: CI asks for JUnit XML without changing `make test` for users.
-JUNIT_DIRECTORY = "reports"
-JUNIT_FILE = "junit.xml"
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
-RUNTIMES = {"python": "3.11", "nodejs": "20"}
-APPROVAL_NEEDED_EVENT = "codepipeline-pipeline-manual-approval-needed"
-
-
-def synth_command() -> str:
-    return "make cicd-synth"
-
-
-# Post-deploy steps run in the tooling account and act in the stage's account through the profile
-# `make route-aws-config` writes (one per environment, assuming its ml-engineer role).
-ROUTE_AWS_CONFIG = ".route-aws-config"
-
-
-def stage_commands(command: str) -> list[str]:
-    return ["make deps", "make route-aws-config", command]
-
-
-def retrain_command(env_name: str) -> str:
-    return f".venv/bin/mlops pipeline run --env {env_name} --wait"
-
-
-def endpoint_check_command(env_name: str) -> str:
-    return f".venv/bin/mlops endpoint check --env {env_name}"
-
-
-def route_names(project: str) -> dict[str, str]:
-    return {"commit": f"{project}-cicd", "approval": f"{project}-cicd-approved", "topic": f"{project}-cicd-approvals",
-            "reports": f"{project}-cicd-tests"}
-
-
-def approval_route_pattern(stages: list[EnvironmentConfig]) -> dict[str, Any]:
-    """Approved versions of any stage's group, from that stage's account (forwarded to the tooling bus)."""
-    patterns = [approval_event_pattern(Names.of(env)) for env in stages]
-    return {
-        "source": ["aws.sagemaker"],
-        "detail-type": ["SageMaker Model Package State Change"],
-        "account": sorted({env.account for env in stages}),
-        "detail": {
-            "ModelPackageGroupName": [group for p in patterns for group in p["detail"]["ModelPackageGroupName"]],
-            "ModelApprovalStatus": ["Approved"],
-        },
-    }
-
-
-@dataclass(frozen=True)
-class RouteStep:
-    """One step of the route as data: what the template tests and the README diagram read."""
-
-    stage: str
-    kind: str  # deploy | retrain | check | approve
-    command: str | None = None
-
-
-def route_steps(cicd: CicdConfig, *, retrain: bool) -> list[RouteStep]:
-    steps: list[RouteStep] = []
-    for name in cicd.stages:
-        if name in cicd.approval_before:
-            steps.append(RouteStep(name, "approve"))
-        steps.append(RouteStep(name, "deploy"))
-        if retrain and name == cicd.retrain_in:
-            steps.append(RouteStep(name, "retrain", retrain_command(name)))
-        if name in cicd.check_endpoint_in:
-            steps.append(RouteStep(name, "check", endpoint_check_command(name)))
-    return steps
 
 
 class CicdStack(cdk.Stack):
@@ -124,9 +68,10 @@ class CicdStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         names = route_names(project)
         self._cicd = cicd
+        self._project = project
         self._codecommit: codecommit.IRepository | None = None
         key = kms.Key(self, "RouteKey", enable_key_rotation=True, alias=f"alias/{names['commit']}",
-                      description="Encrypts the route's approval topic and test reports")
+                      description="Encrypts the route's approval topic")
         reports = codebuild.ReportGroup(
             self, "TestReports", report_group_name=names["reports"], type=codebuild.ReportGroupType.TEST,
             removal_policy=cdk.RemovalPolicy.RETAIN,
@@ -275,7 +220,7 @@ class CicdStack(cdk.Stack):
             )
         pattern = approval_route_pattern(stages)
         self.approval_rule = events.Rule(
-            self, "ModelApproved", rule_name=f"{route_names(self._project_name(stages))['approval']}-start",
+            self, "ModelApproved", rule_name=f"{route_names(self._project)['approval']}-start",
             description="A stage's model version turned Approved: roll it out without a commit",
             event_pattern=events.EventPattern(source=pattern["source"], detail_type=pattern["detail-type"],
                                               account=pattern["account"], detail=pattern["detail"]),
@@ -288,10 +233,6 @@ class CicdStack(cdk.Stack):
             registry = self.stages[env.name].stacks.registry
             tooling_bus = events.EventBus.from_event_bus_arn(registry, "ToolingBus", bus_arn)
             registry.approval_rule.add_target(targets.EventBus(tooling_bus))
-
-    @staticmethod
-    def _project_name(stages: list[EnvironmentConfig]) -> str:
-        return stages[0].project
 
 
 def _environment_stage(scope: Construct, env: EnvironmentConfig, model_version: str | None) -> MlopsStage:

@@ -15,7 +15,7 @@ from moto.events.models import EventPattern
 from config.images import REPO_ROOT
 from config.settings import load_project
 from governance.compliance import reason_for
-from stacks.cicd_stack import APPROVAL_NEEDED_EVENT, approval_route_pattern
+from stacks.cicd_route import APPROVAL_NEEDED_EVENT, approval_route_pattern
 
 STACK = "mlops-kit-cicd"
 # What CDK Pipelines generates and cfn-lint flags; CloudFormation accepts both (decided once, here).
