@@ -96,3 +96,22 @@ lock: $(UV)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out $(WORK_DIR) .mypy_cache .ruff_cache .pytest_cache
+
+# --- CI/CD route (README "CI/CD"): the commands its buildspecs run ------------------------------
+.PHONY: cicd-synth route-aws-config images
+
+# The route's synth: each stage's newest Approved version (read from its registry) as cdk context.
+cicd-synth: deps
+	@set -o pipefail; versions="$$($(BIN)/python -m mlops.route versions)" && \
+		npx --no-install cdk synth --quiet -c env=cicd $$versions
+
+# One AWS profile per environment (its ml-engineer role) for the post-deploy steps.
+route-aws-config: $(PY_STAMP)
+	@$(BIN)/python -m mlops.route aws-config > .route-aws-config
+
+# Build every image with the tag the pipeline definition names (needs a Docker engine).
+images: $(PY_STAMP)
+	@tag="$$($(BIN)/python -c 'from config.images import source_tag; print(source_tag())')" && \
+		for image in training inference monitor; do \
+			docker build --file containers/$$image/Dockerfile --tag $$image:$$tag . || exit 1; \
+		done

@@ -28,6 +28,25 @@ def selected_environments(app: cdk.App) -> list[EnvironmentConfig]:
     return [project.environments[wanted]]
 
 
+CICD = "cicd"
+
+
+def add_cicd_route(app: cdk.App) -> None:
+    """`-c env=cicd`: the CI/CD stack for the tooling account; `-c model_version.<env>=N` per stage."""
+    from stacks.cicd_stack import CicdStack
+
+    project = load_project()
+    if project.cicd is None:
+        raise ConfigError("-c env=cicd: config/environments.yaml has no cicd block (README \"CI/CD\")")
+    cicd = project.cicd
+    versions = {name: str(app.node.try_get_context(f"model_version.{name}") or "") for name in cicd.stages}
+    CicdStack(app, f"{project.project}-cicd", project=project.project, cicd=cicd,
+              stages=[project.environments[name] for name in cicd.stages],
+              model_versions={name: version for name, version in versions.items() if version},
+              env=cdk.Environment(account=cicd.account, region=cicd.region), stack_name=f"{project.project}-cicd",
+              description=f"{project.project}: the CI/CD route (commit and approval pipelines)")
+
+
 def model_version(app: cdk.App) -> str | None:
     """`-c model_version=N` (or a model package ARN): the Approved version to serve; None = no endpoint."""
     value = app.node.try_get_context("model_version")
@@ -37,6 +56,9 @@ def model_version(app: cdk.App) -> str | None:
 def build_app(app: cdk.App, notes: list[str] | None = None) -> cdk.App:
     """The app with every selected environment; one-line notes on what was left out go to `notes`."""
     add_compliance_checks(app)
+    if app.node.try_get_context("env") == CICD:
+        add_cicd_route(app)
+        return app
     for env_config in selected_environments(app):
         added = add_environment(app, env_config, model_version(app))
         if notes is not None:

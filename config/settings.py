@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from config import arns
 from config.arns import partition_of
 from containers.contracts.data_schema import DataSchema
 
@@ -332,16 +333,103 @@ class EnvironmentConfig(_Frozen):
         return self
 
 
+# -- CI/CD route (issue 14) ----------------------------------------------------------------------
+ConnectionArn = Annotated[str, Field(
+    pattern=r"^arn:aws(-cn|-us-gov)?:(codeconnections|codestar-connections):[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:"
+    r"connection/[0-9a-f-]{36}$")]
+
+
+class CicdSource(_Frozen):
+    """Where the route's source comes from: a CodeConnections connection (GitHub, GitLab, Bitbucket) or,
+    for accounts that still have it, CodeCommit (closed to new customers: an option only)."""
+
+    provider: Literal["codeconnections", "codecommit"] = "codeconnections"
+    connection_arn: ConnectionArn | None = None
+    # `owner/name` for a connection; the repository name for CodeCommit.
+    repository: Annotated[str, Field(pattern=r"^[\w.-]+(/[\w.-]+)?$")]
+    branch: Annotated[str, Field(pattern=r"^[\w./-]+$")] = "main"
+
+    @model_validator(mode="after")
+    def _provider_needs(self) -> CicdSource:
+        if self.provider == "codeconnections":
+            if self.connection_arn is None:
+                raise ValueError("connection_arn is required when provider is codeconnections")
+            if "/" not in self.repository:
+                raise ValueError("repository must be owner/name for a connection")
+        elif self.connection_arn is not None or "/" in self.repository:
+            raise ValueError("codecommit takes a repository name and no connection_arn")
+        return self
+
+
+class CicdConfig(_Frozen):
+    """The CI/CD route: deployed once into a tooling account; deploys `stages` in order."""
+
+    account: AccountId
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
+    source: CicdSource
+    stages: tuple[str, ...] = Field(min_length=1)
+    # The stage whose deploy is followed by `mlops pipeline run --env E --wait` (the commit route only).
+    retrain_in: str
+    # A manual approval (notifying the stage's alerts topic) precedes each of these stages.
+    approval_before: tuple[str, ...] = ()
+    # `mlops endpoint check --env E` follows the deploy of each of these stages.
+    check_endpoint_in: tuple[str, ...] = ()
+
+    def stage_access_role(self, project: str) -> str:
+        """The role of the route's post-deploy steps; each stage's ml-engineer persona trusts it."""
+        return f"{project}-cicd-stage-access"
+
+    def stage_access_role_arn(self, project: str) -> str:
+        return arns.arn("iam", f"role/{self.stage_access_role(project)}", region=self.region, account=self.account,
+                   global_service=True)
+
+    @model_validator(mode="after")
+    def _stages_consistent(self) -> CicdConfig:
+        if len(set(self.stages)) != len(self.stages):
+            raise ValueError("stages must not repeat an environment")
+        if self.retrain_in != self.stages[0]:
+            raise ValueError(f"retrain_in must be the first stage ({self.stages[0]!r}): later stages deploy "
+                             "versions that were approved after retraining")
+        for key in ("approval_before", "check_endpoint_in"):
+            for name in getattr(self, key):
+                if name not in self.stages:
+                    raise ValueError(f"{key}: {name!r} is not one of the stages {list(self.stages)}")
+        if self.stages[0] in self.approval_before:
+            raise ValueError("approval_before cannot name the first stage (nothing precedes it to approve)")
+        return self
+
+
 class ProjectConfig(_Frozen):
     project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,20}[a-z0-9]$")]
     environments: dict[str, EnvironmentConfig]
+    cicd: CicdConfig | None = None
+
+    @model_validator(mode="after")
+    def _cicd_fits_environments(self) -> ProjectConfig:
+        if self.cicd is None:
+            return self
+        for name in self.cicd.stages:
+            env = self.environments.get(name)
+            if env is None:
+                known = ", ".join(sorted(self.environments))
+                raise ValueError(f"cicd.stages: unknown environment {name!r}; known: {known}")
+            # The route's build (tooling account) looks up each stage's newest Approved version.
+            if env.account != self.cicd.account and self.cicd.account not in env.trusted_accounts:
+                raise ValueError(f"cicd.stages: environment {name!r} must list the tooling account "
+                                 f"{self.cicd.account} in trusted_accounts (the route reads its registry)")
+            # The route's retrain and endpoint check act in the stage as its ml-engineer persona.
+            stage_access = self.cicd.stage_access_role_arn(self.project)
+            if stage_access not in env.personas["ml-engineer"].roles:
+                raise ValueError(f"cicd.stages: environment {name!r} must list {stage_access} in "
+                                 "personas.ml-engineer.roles (the route retrains and checks the endpoint as it)")
+        return self
 
 
 def _describe(error: ValidationError, env_name: str | None) -> str:
     lines = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"])
-        where = f"environment {env_name!r}, key {key!r}" if env_name else f"key {key!r}"
+        where = f"environment {env_name!r}, key {key!r}" if env_name else f"key {key!r}" if key else "configuration"
         lines.append(f"{where}: {item['msg']}")
     return "; ".join(lines)
 
@@ -393,7 +481,7 @@ def load_project(path: Path = CONFIG_FILE) -> ProjectConfig:
         except ValidationError as exc:
             raise ConfigError(f"{path}: {_describe(exc, env_name)}") from exc
     try:
-        return ProjectConfig.model_validate({"project": project, "environments": environments})
+        return ProjectConfig.model_validate({"project": project, "environments": environments, "cicd": raw.get("cicd")})
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc, None)}") from exc
 

@@ -259,7 +259,41 @@ def add_monitor_commands(commands: Commands) -> None:
 
 # --- entry point --------------------------------------------------------------------------------
 
-COMMAND_GROUPS: list[Callable[[Commands], None]] = [add_pipeline_commands, add_registry_commands, add_local_commands]
+# --- endpoint -----------------------------------------------------------------------------------
+
+
+def _endpoint_check(args: argparse.Namespace) -> int:
+    from mlops import endpoint_check
+
+    env = load_environment(args.env)
+    target = aws_target(env, args)
+    sample = None
+    if args.payload is not None:
+        try:
+            body = args.payload.read_bytes()
+        except OSError as error:
+            raise MlopsError(f"--payload {args.payload}: {error.strerror}") from None
+        sample = endpoint_check.Sample(body=body, rows=len(body.decode().splitlines()), labels=frozenset())
+    result = endpoint_check.check_endpoint(client("sagemaker", target), client("sagemaker-runtime", target), env,
+                                           version=args.version, sample=sample)
+    console.print(f"endpoint {result.endpoint} serves version {result.version} and answered {result.rows} row(s)")
+    return 0
+
+
+def add_endpoint_commands(commands: Commands) -> None:
+    from pathlib import Path
+
+    group = commands.add_parser("endpoint", help="the environment's deployed endpoint")
+    sub = group.add_subparsers(dest="endpoint_command", required=True, metavar="COMMAND")
+    check = add_command(sub, "check", "smoke test: the intended version is served and a sample is answered",
+                        _endpoint_check)
+    check.add_argument("--version", type=int, default=None, metavar="N", help="default: the newest Approved")
+    check.add_argument("--payload", type=Path, default=None, metavar="FILE",
+                       help="CSV feature rows without header (default: the bundled data set's test split)")
+
+
+COMMAND_GROUPS: list[Callable[[Commands], None]] = [add_pipeline_commands, add_registry_commands, add_local_commands,
+                                                    add_endpoint_commands]
 COMMAND_GROUPS.append(add_monitor_commands)
 
 

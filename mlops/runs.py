@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -81,10 +82,26 @@ def parse_parameter_overrides(
             raise RunError(f"--param {name!r}: not a pipeline parameter; known: {', '.join(known)}")
         if name in overrides:
             raise RunError(f"--param {name!r} given twice")
+        _check_parameter_type(definition, name, value)
         if (problem := parameter_problem(name, value)) is not None:
             raise RunError(problem)
         overrides[name] = value
     return overrides
+
+
+def _check_parameter_type(definition: Mapping[str, Any], name: str, value: str) -> None:
+    """Refuse a value SageMaker would reject for the parameter's Type, before any AWS call.
+
+    The conversion is local mode's (one rule for both), so `MetricThreshold=abc` fails the same way in both.
+    """
+    from mlops.local.errors import LocalModeError
+    from mlops.local.expressions import convert_parameter
+
+    declared = next(item for item in definition.get("Parameters", []) if item["Name"] == name)
+    try:
+        convert_parameter(name, str(declared.get("Type", "String")), value)
+    except LocalModeError as error:
+        raise RunError(f"--param {name}={value}: {error}") from None
 
 
 def _is_missing(error: ClientError) -> bool:
@@ -99,10 +116,14 @@ def _is_missing(error: ClientError) -> bool:
 def upsert_pipeline(
     sm: Any, name: str, definition_json: str, role_arn: str, *, description: str = "",
     tags: Mapping[str, str] | None = None,
-) -> Literal["created", "updated"]:
-    """Create the pipeline, or update its definition and role when it exists."""
+) -> Literal["created", "updated", "unchanged"]:
+    """Create the pipeline, or update its definition and role when it exists and differs.
+
+    Unchanged is the CI/CD route's case: the pipeline stack has just deployed this very definition, and
+    the role that retrains (the ml-engineer persona) may start executions but not update pipelines.
+    """
     try:
-        sm.describe_pipeline(PipelineName=name)
+        deployed = sm.describe_pipeline(PipelineName=name)
     except ClientError as error:
         if not _is_missing(error):
             raise
@@ -114,10 +135,19 @@ def upsert_pipeline(
             Tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()],
         )
         return "created"
+    if deployed.get("RoleArn") == role_arn and _same_json(deployed.get("PipelineDefinition"), definition_json):
+        return "unchanged"
     sm.update_pipeline(
         PipelineName=name, PipelineDefinition=definition_json, PipelineDescription=description, RoleArn=role_arn
     )
     return "updated"
+
+
+def _same_json(deployed: str | None, wanted: str) -> bool:
+    try:
+        return deployed is not None and json.loads(deployed) == json.loads(wanted)
+    except ValueError:
+        return False
 
 
 def start_execution(sm: Any, name: str, parameters: Mapping[str, str], display_name: str | None = None) -> str:
@@ -210,8 +240,17 @@ def ensure_default_dataset(s3: Any, env: EnvironmentConfig) -> str | None:
     """
     from pipelines.datasets import DEFAULT_FILE_NAME, default_dataset_csv  # pandas + sklearn: on demand
 
-    bucket = Names.of(env).bucket("data")
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=DEFAULT_DATASET_PREFIX, MaxKeys=1)
+    names = Names.of(env)
+    bucket = names.bucket("data")
+    try:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=DEFAULT_DATASET_PREFIX, MaxKeys=1)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise
+        raise RunError(
+            f"environment {env.name!r}: the data bucket {bucket} does not exist: deploy the governance stack "
+            f"first (npx --no-install cdk deploy -c env={env.name} {names.stack('governance')})"
+        ) from None
     if listed.get("KeyCount", 0):
         return None
     key = f"{DEFAULT_DATASET_PREFIX}{DEFAULT_FILE_NAME}"
@@ -248,7 +287,7 @@ def upload_training_code(s3: Any, env: EnvironmentConfig) -> str | None:
 @dataclass(frozen=True)
 class StartedRun:
     pipeline: str
-    action: Literal["created", "updated"]
+    action: Literal["created", "updated", "unchanged"]
     execution_arn: str
     uploaded_dataset: str | None
 

@@ -8,13 +8,22 @@ enforcement in local mode and in tests judges approval requests the way AWS does
 Local mode re-seeds the model registry from its own state files into a fresh server at every start;
 `restore_model_package_times` gives the re-created versions their original timestamps, and
 `fast_stopping_server` a server that stops at once.
+
+moto runs no pipeline steps: an execution is Succeeded at once, DescribePipelineExecution always answers
+FailureReason "" and ListPipelineExecutionSteps does not exist. `set_execution_progress` gives an
+execution a status, a failure reason and steps (kept on moto's own execution object, so they reset
+with moto's state), and with `install_pipeline_progress()` the two actions answer from them, so
+`mlops pipeline run --wait` is tested through the real boto3 call path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.sagemaker.responses import SageMakerResponse
 
 # Requests that name one model package; IAM evaluates them against that package's ARN.
@@ -29,9 +38,92 @@ def _determine_resource(self: Any) -> str:
     return "*"
 
 
+@dataclass(frozen=True)
+class ExecutionStep:
+    """One step of a pipeline execution as ListPipelineExecutionSteps reports it."""
+
+    name: str
+    status: str  # Starting | Executing | Stopping | Stopped | Failed | Succeeded
+    step_type: str = "Training"
+    failure_reason: str | None = None
+
+
+_STEPS_ATTRIBUTE = "mlops_steps"
+
+
+def _execution(account: str, region: str, arn: str) -> Any:
+    from moto.sagemaker.models import sagemaker_backends
+    from moto.sagemaker.utils import get_pipeline_execution_from_arn
+
+    return get_pipeline_execution_from_arn(sagemaker_backends[account][region].pipelines, arn)
+
+
+def set_execution_progress(
+    account: str, region: str, arn: str, *, status: str, steps: Sequence[ExecutionStep] = (),
+    failure_reason: str | None = None,
+) -> None:
+    """What a test (or local mode) says an execution is doing: its status, reason and steps so far."""
+    execution = _execution(account, region, arn)
+    execution.pipeline_execution_status = status
+    execution.pipeline_execution_failure_reason = failure_reason
+    setattr(execution, _STEPS_ATTRIBUTE, tuple(steps))
+
+
+def _step_summary(step: ExecutionStep, started: datetime) -> dict[str, Any]:
+    summary: dict[str, Any] = {"StepName": step.name, "StepDisplayName": step.name, "StepStatus": step.status,
+                               "StartTime": started, "AttemptCount": 1}
+    if step.status in ("Succeeded", "Failed", "Stopped"):
+        summary["EndTime"] = started
+    if step.failure_reason:
+        summary["FailureReason"] = step.failure_reason
+    return summary
+
+
+def _list_pipeline_execution_steps(self: Any) -> ActionResult:
+    from moto.sagemaker.utils import get_pipeline_execution_from_arn
+
+    execution = get_pipeline_execution_from_arn(
+        self.sagemaker_backend.pipelines, self._get_param("PipelineExecutionArn")
+    )
+    steps = list(getattr(execution, _STEPS_ATTRIBUTE, ()))
+    # AWS lists the newest step first unless asked for Ascending.
+    if self._get_param("SortOrder", "Descending") != "Ascending":
+        steps.reverse()
+    return ActionResult({"PipelineExecutionSteps": [_step_summary(step, execution.start_time) for step in steps]})
+
+
+_moto_describe_pipeline_execution = SageMakerResponse.describe_pipeline_execution
+
+
+def _describe_pipeline_execution(self: Any) -> ActionResult:
+    from moto.sagemaker.utils import get_pipeline_execution_from_arn
+
+    answer = _moto_describe_pipeline_execution(self)
+    execution = get_pipeline_execution_from_arn(
+        self.sagemaker_backend.pipelines, self._get_param("PipelineExecutionArn")
+    )
+    if execution.pipeline_execution_failure_reason and isinstance(answer.result, dict):
+        answer.result["FailureReason"] = execution.pipeline_execution_failure_reason
+    return answer
+
+
 def install() -> None:
     """Idempotent; call before moto serves requests (a server thread or a mock_aws block)."""
     SageMakerResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
+
+
+# The attributes `install_pipeline_progress` sets, for callers (tests) that restore moto afterwards.
+PIPELINE_PROGRESS_ACTIONS = ("list_pipeline_execution_steps", "describe_pipeline_execution")
+
+
+def install_pipeline_progress() -> None:
+    """ListPipelineExecutionSteps and FailureReason answered from `set_execution_progress`.
+
+    Separate from `install()`: a server without it answers ListPipelineExecutionSteps with HTTP 500,
+    which is what the cloud commands must also survive.
+    """
+    SageMakerResponse.list_pipeline_execution_steps = _list_pipeline_execution_steps  # type: ignore[attr-defined]
+    SageMakerResponse.describe_pipeline_execution = _describe_pipeline_execution  # type: ignore[method-assign]
 
 
 def restore_model_package_times(

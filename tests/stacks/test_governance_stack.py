@@ -222,10 +222,14 @@ def test_staging_persona_roles_trust_exactly_the_configured_principals(
             f"arn:aws:iam::222222222222:{SSO_PATH}MlopsKitDataScientist_*"]}}}],
     }
     engineer = roles["mlops-kit-staging-ml-engineer"]["AssumeRolePolicyDocument"]["Statement"]
+    # 444444444444 is the CI/CD tooling account: its route retrains and checks the endpoint as this persona.
     assert engineer[1] == {
-        "Sid": "IamRoles", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+        "Sid": "IamRoles", "Effect": "Allow",
+        "Principal": {"AWS": ["arn:aws:iam::111111111111:root", "arn:aws:iam::444444444444:root"]},
         "Action": "sts:AssumeRole",
-        "Condition": {"ArnEquals": {"aws:PrincipalArn": ["arn:aws:iam::111111111111:role/mlops-kit-ci"]}},
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": [
+            "arn:aws:iam::111111111111:role/mlops-kit-ci", "arn:aws:iam::444444444444:role/mlops-kit-cicd-stage-access"
+        ]}},
     }
     approver = roles["mlops-kit-staging-model-approver"]
     assert approver["AssumeRolePolicyDocument"]["Statement"][1] == {

@@ -69,11 +69,15 @@ def _group_policy(template: Template) -> Any:
 def test_registry_is_readable_by_exactly_the_trusted_accounts(
     synthesized_app: SynthesizedApp, environments: dict[str, EnvironmentConfig]
 ) -> None:
-    assert _group_policy(_template(synthesized_app, environments["dev"], "registry")) is None
+    # 444444444444 is the CI/CD tooling account (config cicd.account): the route reads each registry.
+    (dev_statement,) = _group_policy(_template(synthesized_app, environments["dev"], "registry"))["Statement"]
+    assert dev_statement["Principal"]["AWS"] == ["arn:aws:iam::444444444444:root"]
     prod = environments["prod"]
     policy = _group_policy(_template(synthesized_app, prod, "registry"))
     (statement,) = policy["Statement"]
-    assert statement["Principal"]["AWS"] == ["arn:aws:iam::111111111111:root", "arn:aws:iam::222222222222:root"]
+    assert statement["Principal"]["AWS"] == [
+        "arn:aws:iam::111111111111:root", "arn:aws:iam::222222222222:root", "arn:aws:iam::444444444444:root"
+    ]
     assert all(action.startswith(("sagemaker:Describe", "sagemaker:List")) for action in statement["Action"])
 
 
