@@ -1,8 +1,9 @@
 """`mlops local run`: pipeline -> register -> approve -> serve -> replay -> monitor -> alarms -> report.
 
 Each stage is one method of LocalRun; what they find is collected in a RunSummary, written to the
-run folder as summary.json and rendered into report.html. Control-plane state is saved back to the
-work folder whatever happens.
+run folder as summary.json and rendered into report.html. Control-plane state is committed to the
+work folder when it changes (a version registered or approved, alarms evaluated) and once more at
+the end, so a killed run loses nothing; `--resume` finishes any run that did not reach its end.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
 from rich.console import Console
 
 from config.alarms import drift_alarms
@@ -34,8 +36,9 @@ from mlops.local.alarm_evaluation import evaluate_alarms, put_alarms, received_a
 from mlops.local.approval import apply_approval, gate_metric
 from mlops.local.definitions import DefinitionBuild, start_definition_build
 from mlops.local.errors import LocalModeError, PipelineFailedError, StepFailedError
-from mlops.local.executor import RUN_RECORD, ExecutionRecord, Executor, ExecutorSettings
+from mlops.local.executor import RUN_RECORD, ExecutionRecord, Executor, ExecutorSettings, StepRecord
 from mlops.local.expressions import PropertyFileRef, Scope, property_file_uri, resolve_parameters
+from mlops.local.faults import crash_point
 from mlops.local.images import ANALYZER_REPOSITORY
 from mlops.local.local_aws import LocalAws, local_aws
 from mlops.local.monitoring import (
@@ -49,11 +52,11 @@ from mlops.local.monitoring import (
 from mlops.local.progress import Progress
 from mlops.local.provision import Provisioned, provision
 from mlops.local.serving import Endpoint, ServedModel, model_of, served_model, start_endpoint
-from mlops.local.state import load_state, newest_approved_in_state, save_state
-from mlops.local.summary import RunSummary
+from mlops.local.state import load_state, newest_approved_in_state, recover_state, save_state
+from mlops.local.summary import RUNNING, RunSummary
 from mlops.local.traffic import Feature, csv_payloads, drifted, for_capture, read_rows
 from mlops.local.user_data import UserData, environment_for, inspect_csv
-from mlops.local.workdir import DEFAULT_WORK_DIR, WorkDir, join_s3, new_execution_id
+from mlops.local.workdir import DEFAULT_WORK_DIR, WorkDir, join_s3, new_execution_id, write_atomic
 from mlops.runs import parse_parameter_overrides
 from pipelines.definition import (
     DEFAULT_DATASET_PREFIX,
@@ -87,19 +90,44 @@ def _approve_command(env_name: str, version: int, work: Path) -> str:
     return f"mlops local registry approve --env {env_name} --version {version}{work_option}"
 
 
+def _succeeded(run_dir: Path) -> bool:
+    """The run got to its end and succeeded; a killed run's summary still says Running (or is absent)."""
+    try:
+        return bool(json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8")).get("status") == "Succeeded")
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _latest_failed_run(work: WorkDir) -> ExecutionRecord:
     latest = work.latest_run()
     if latest is None:
         raise LocalModeError(f"--resume: no run in {work.root} to resume")
+    if not (work.run_dir(latest) / RUN_RECORD).is_file():
+        raise LocalModeError(f"--resume: the latest run {latest} stopped before its pipeline started; "
+                             "start a new run")
     record = ExecutionRecord.load(work.run_dir(latest) / RUN_RECORD)
-    # "Executing" is a run whose process died (the work folder lock rules out a live one).
-    if record.status not in ("Failed", "Executing"):
+    # "Executing" is a run whose process died (the work folder lock rules out a live one); a
+    # "Succeeded" pipeline in a run that did not succeed was killed or failed in a later stage.
+    ended = record.status == "Succeeded" and _succeeded(work.run_dir(latest))
+    if record.status not in ("Failed", "Executing", "Succeeded") or ended:
         raise LocalModeError(f"--resume: the latest run {latest} did not fail ({record.status}); nothing to resume")
     failed = record.steps.get(record.failed_step or "")
     if failed is not None and failed.type == "Fail":
         raise LocalModeError(f"--resume: the latest run {latest} stopped at its Fail step {failed.name} "
                              f"({failed.failure_reason}); resuming would stop there again, start a new run")
     return record
+
+
+def _read_definition(path: Path) -> dict[str, Any]:
+    try:
+        definition = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LocalModeError(f"--resume: {path} is missing; the run cannot be resumed, start a new run") from None
+    except (OSError, ValueError) as error:
+        raise LocalModeError(f"--resume: {path} is unreadable ({error}); start a new run") from None
+    if not isinstance(definition, dict) or not isinstance(definition.get("Steps"), list):
+        raise LocalModeError(f"--resume: {path} is not a pipeline definition (no Steps list); start a new run")
+    return definition
 
 
 class LocalRun:
@@ -169,6 +197,7 @@ class LocalRun:
     # -- stages ------------------------------------------------------------------------------
     @contextmanager
     def stage(self, name: str) -> Iterator[Callable[[str], None]]:
+        crash_point(f"stage:{name}")
         started = time.perf_counter()
         notes: list[str] = []
         self.progress.stage(name, "running")
@@ -224,18 +253,44 @@ class LocalRun:
         )
         if self.options.max_parallel:
             settings.max_parallel = self.options.max_parallel
-        executor = Executor(definition, settings, observer=self.progress.step)
+        def observe(step: StepRecord) -> None:
+            self.progress.step(step)
+            if step.type == "RegisterModel" and step.status == "Succeeded" and not step.reused:
+                # run.json says Succeeded already: a crash before this commit is caught on --resume.
+                crash_point("registered")
+                self._persist(aws)
+
+        executor = Executor(definition, settings, observer=observe)
         self.summary.dependencies = {name: sorted(needs) for name, needs in executor.dependencies.items()}
         if self.resumed is None:
             self.summary.parameters = executor.parameters(overrides)
         else:
             self.summary.parameters = dict(self.resumed.parameters)
+            self._forget_lost_registrations(sm, self.resumed)
         self.work.set_latest_run(self.execution_id)
         try:
             return executor.run(overrides, resume=self.resumed)
         finally:
             if executor.record is not None:
                 self.summary.steps = [asdict(step) for step in executor.record.steps.values()]
+
+    @staticmethod
+    def _forget_lost_registrations(sm: Any, record: ExecutionRecord) -> None:
+        """A RegisterModel step recorded as done whose version the registry does not hold (the run
+        died before committing it) runs again on resume."""
+        for name, step in list(record.steps.items()):
+            arn = (step.properties or {}).get("ModelPackageArn")
+            if step.type != "RegisterModel" or step.status != "Succeeded" or not arn:
+                continue
+            try:
+                sm.describe_model_package(ModelPackageName=str(arn))
+            except ClientError:
+                record.steps[name] = StepRecord(name=name, type=step.type)
+
+    def _persist(self, aws: LocalAws) -> None:
+        """Commit the control plane now (after a change a crash must not lose)."""
+        written = save_state(aws, self.work.state_root)
+        self.summary.files.update({f"state: {path.name}": str(path) for path in written})
 
     def _evaluation(self, record: ExecutionRecord) -> None:
         """The evaluation report: the property file the pipeline's condition reads."""
@@ -265,11 +320,20 @@ class LocalRun:
         if registered.properties.get("ModelApprovalStatus") != registry.PENDING:
             note(f"version {version} registered as {registered.properties.get('ModelApprovalStatus')}")
             return
+        current = next((item.status for item in registry.list_versions(sm, provisioned.group) if item.arn == arn),
+                       registry.PENDING)
+        if current != registry.PENDING:
+            # Decided before a crash (and committed): a resumed run does not decide twice.
+            self.summary.registered["status"] = current
+            note(f"version {version}: {current} (decided before the run was resumed)")
+            return
         outcome = apply_approval(self.work, sm, provisioned.group, arn, mode=self.env.approval_mode,
                                  metric=gate.metric, direction=gate.direction, json_path=gate_metric_path(self.env))
         self.summary.approval = {"version": outcome.version, "status": outcome.status,
                                  "reason": outcome.decision.reason, "metric": outcome.metric}
         self.summary.registered["status"] = outcome.status
+        crash_point("approved")
+        self._persist(aws)
         if outcome.status == registry.PENDING:
             self.summary.approve_command = _approve_command(self.env.name, version, self.work.root)
         note(f"version {version}: {outcome.status} ({outcome.decision.reason})")
@@ -320,6 +384,7 @@ class LocalRun:
             self._monitor(aws, job, note)
         with self.stage("alarms") as note:
             self._alarms(aws, provisioned, [name for name, _ in features], note)
+            self._persist(aws)
 
     def _schedule_constraints(self, baseline_uri: str) -> str:
         """Write the schedule's constraints (baseline + configured drift threshold) next to its reports."""
@@ -346,6 +411,7 @@ class LocalRun:
             self.endpoint = self._start_endpoint(model)
         endpoint = self.endpoint
         endpoint.wait_ready()
+        crash_point("serving")
         self.summary.files["server log"] = str(endpoint.log)
         self.summary.files["served model"] = str(self.work.s3_path(model.model_data))
         self.summary.files["data capture"] = str(self.work.s3_path(capture_prefix(self.names, VARIANT)))
@@ -413,14 +479,24 @@ class LocalRun:
 
     # -- the whole run -------------------------------------------------------------------------
     def execute(self) -> int:
-        jobs.accept_new_jobs()
         self.work.ensure()
         with self.work.locked():
+            # What a killed run left: a half-done state commit, and children that outlived it.
+            recover_state(self.work.state_root)
+            jobs.stop_leftovers(self.work.children_root)
+            jobs.accept_new_jobs(ledger=self.work.children_root)
             try:
                 with self.progress:
                     code = self._execute()
+            except Exception as error:
+                if self.summary.status == RUNNING:
+                    self.summary.status = "Failed"
+                    self.summary.failure = str(error)
+                raise
             finally:
                 jobs.terminate_all()
+                self._stop_endpoint()
+                jobs.stop_leftovers(self.work.children_root)
                 self.summary.seconds = round(time.perf_counter() - self.clock, 3)
                 if self.run_dir.is_dir():
                     self.summary.files["summary"] = str(self.run_dir / SUMMARY_FILE)
@@ -475,7 +551,7 @@ class LocalRun:
             definition_file = self.run_dir / DEFINITION_FILE
             overrides: dict[str, str] = {}
             if build is None:
-                definition = json.loads(definition_file.read_text(encoding="utf-8"))
+                definition = _read_definition(definition_file)
                 note("the failed run's definition")
             else:
                 definition = build.result()
@@ -483,9 +559,11 @@ class LocalRun:
                 # Bad --param values fail here, before this run leaves anything behind.
                 resolve_parameters(definition.get("Parameters", []), overrides)
                 self.run_dir.mkdir(parents=True, exist_ok=True)
-                definition_file.write_text(json.dumps(definition, indent=1), encoding="utf-8")
+                write_atomic(definition_file, json.dumps(definition, indent=1))
                 note("cached" if build.cached else "built with the SageMaker SDK")
             self.summary.files["definition"] = str(definition_file)
+            # Until the run ends, its summary says it is running: --resume tells a killed run by that.
+            self.summary.save(self.run_dir / SUMMARY_FILE)
         return definition, overrides
 
     def _start_approved_endpoint(self) -> None:

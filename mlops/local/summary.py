@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops.local.workdir import write_atomic
+
+RUNNING = "Running"
 
 @dataclass
 class RunSummary:
@@ -17,7 +20,7 @@ class RunSummary:
     work_dir: str
     run_dir: str
     started: str
-    status: str = "Running"
+    status: str = RUNNING
     failure: str | None = None
     failed_step: str | None = None
     failure_log: str | None = None
@@ -47,6 +50,4 @@ class RunSummary:
     seconds: float = 0.0
 
     def save(self, path: Path) -> None:
-        partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(asdict(self), indent=1, default=str), encoding="utf-8")
-        partial.replace(path)
+        write_atomic(path, json.dumps(asdict(self), indent=1, default=str))
