@@ -597,6 +597,7 @@ class LocalRun:
         pipeline_started = time.perf_counter()
         self.progress.stage("pipeline", "running")
         try:
+            crash_point("stage:pipeline")
             record = self._pipeline(aws, definition, overrides)
         except KeyboardInterrupt:
             self.summary.status = "Interrupted"

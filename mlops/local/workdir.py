@@ -169,6 +169,16 @@ def write_atomic(path: Path, text: str) -> None:
         raise LocalModeError(f"cannot write {path}: {error.strerror or error}; nothing was changed") from None
 
 
+@dataclass(frozen=True)
+class WorkDirObjects:
+    """`s3://` objects read from the work folder's local S3 (mlops.registry.ObjectReader)."""
+
+    work: WorkDir
+
+    def read(self, uri: str) -> bytes:
+        return self.work.s3_path(uri).read_bytes()
+
+
 def link_or_copy(source: Path, target: Path) -> None:
     """Hard-link a file (same file system: instant, no extra space), else copy it; replaces `target`."""
     target.parent.mkdir(parents=True, exist_ok=True)
