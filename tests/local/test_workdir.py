@@ -87,13 +87,13 @@ def test_exactly_one_of_two_synchronized_starts_gets_the_work_folder(tmp_path: P
 def test_the_lock_dies_with_its_holder_and_a_stale_pid_file_holds_nothing(tmp_path: Path) -> None:
     work = WorkDir(tmp_path)
     (tmp_path / ".lock").write_text("1")  # pid 1 is alive, but a pid in the file is not a lock
-    with work.locked():
-        with pytest.raises(LocalModeError, match=f"in use by process {os.getpid()}"), work.locked():
-            pass
+    with work.locked(), pytest.raises(LocalModeError, match=f"in use by process {os.getpid()}"), work.locked():
+        pass
     read_end, write_end = os.pipe()
     holder = _locker(tmp_path, read_end)
     os.close(read_end)
-    assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+    assert holder.stdout is not None
+    assert holder.stdout.readline() == "ready\n"
     os.write(write_end, b"g")
     assert holder.stdout.readline() == "locked\n"
     with pytest.raises(LocalModeError, match=f"in use by process {holder.pid}"), work.locked():
