@@ -20,16 +20,16 @@ console = Console(highlight=False, soft_wrap=True)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mlops.local.loop import LocalRun, LocalRunOptions
+    from mlops.local.loop import LocalRunOptions, new_run_context, run_local
 
     options = LocalRunOptions(
         env_name=args.env, work_dir=Path(args.work_dir), data=Path(args.data) if args.data else None,
         target=args.target, problem_type=args.problem_type, params=tuple(args.param), resume=args.resume,
         max_parallel=args.max_parallel,
     )
-    run = LocalRun(options, console)
+    run = new_run_context(options, console)
     try:
-        code = run.execute()
+        code = run_local(run)
     except KeyboardInterrupt:
         print_summary(run.summary)
         return 130
