@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mlops.local.errors import LocalModeError
+from mlops.local.executor import RUN_RECORD
 from mlops.local.summary import RunSummary
 from mlops.local.workdir import DEFAULT_WORK_DIR
 from mlops.registry import RegistryAccess
@@ -47,7 +48,8 @@ def print_summary(summary: RunSummary) -> None:
         if s.failure_log_tail:
             console.print(f"[dim]--- last lines of {escape(str(s.failure_log))}[/]")
             console.print(escape(s.failure_log_tail), style="dim")
-        if (s.failed_step and s.failed_step != "Fail") or s.status == "Interrupted":
+        resumable = (Path(s.run_dir) / RUN_RECORD).is_file()  # stopped before the pipeline: a new run
+        if resumable and ((s.failed_step and s.failed_step != "Fail") or s.status == "Interrupted"):
             work = "" if Path(s.work_dir) == DEFAULT_WORK_DIR else f" --work-dir {s.work_dir}"
             advice = "continue" if s.status == "Interrupted" else "fix the cause, then continue"
             console.print(f"{advice} from {s.failed_step or 'where it stopped'} with: "

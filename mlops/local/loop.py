@@ -40,6 +40,7 @@ from mlops.local.summary import RUNNING
 
 __all__ = ["LocalRunOptions", "RunContext", "new_run_context", "run_local"]
 INTERRUPTED = "Interrupted"
+SUCCEEDED = "Succeeded"
 
 
 def run_local(ctx: RunContext) -> int:
@@ -55,12 +56,14 @@ def run_local(ctx: RunContext) -> int:
             with ctx.progress:
                 return _stages(ctx)
         except KeyboardInterrupt:
-            if ctx.summary.status == RUNNING:
+            # "Succeeded" is set before the report is written: a run stopped there did not finish either.
+            if ctx.summary.status in (RUNNING, SUCCEEDED):
                 ctx.summary.status = INTERRUPTED
-                ctx.summary.failure = "interrupted; continue with --resume"
+                ctx.summary.failure = "interrupted; continue with --resume" if (ctx.run_dir / RUN_RECORD).is_file() \
+                    else "interrupted before the pipeline started; start a new run"
             raise
         except Exception as error:
-            if ctx.summary.status == RUNNING:
+            if ctx.summary.status in (RUNNING, SUCCEEDED):
                 ctx.summary.status = "Failed"
                 ctx.summary.failure = str(error)
             raise
@@ -150,6 +153,6 @@ def _with_aws(ctx: RunContext, aws: LocalAws, definition: dict[str, Any], overri
             summary.files["error trace"] = str(trace)
         finish(ctx, aws, provisioned)
         return 1
-    summary.status = "Succeeded"
+    summary.status = SUCCEEDED
     finish(ctx, aws, provisioned)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tarfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -229,13 +230,19 @@ def test_unsupported_parts_are_refused_by_name_before_anything_runs(
 
 
 def test_depends_on_orders_steps_without_a_data_reference(work: WorkDir, tmp_path: Path) -> None:
-    stamp = "import sys, time, pathlib\npathlib.Path(sys.argv[1]).write_text(repr(time.time()))\ntime.sleep(0.3)"
-    first = processing_step("First", stamp, arguments=[str(tmp_path / "first")])
-    second = processing_step("Second", stamp, arguments=[str(tmp_path / "second")], DependsOn=["First"])
+    # No clock in the check: Second's job sees First's output file or fails, and the record says Second
+    # started after First ended. Run side by side (two workers), Second would start before First ended.
+    first = processing_step("First", "import sys, pathlib\npathlib.Path(sys.argv[1]).write_text('done')",
+                            arguments=[str(tmp_path / "first")])
+    second = processing_step("Second", "import sys, pathlib\nassert pathlib.Path(sys.argv[1]).read_text() == 'done'",
+                             arguments=[str(tmp_path / "first")], DependsOn=["First"])
     # Listed first, but it waits for the step it depends on.
     record = executor(definition(second, first), work).run()
     assert record.status == "Succeeded"
-    assert float((tmp_path / "second").read_text()) > float((tmp_path / "first").read_text()) + 0.3
+    started, ended = record.steps["Second"].started, record.steps["First"].ended
+    assert started is not None
+    assert ended is not None
+    assert datetime.fromisoformat(started) >= datetime.fromisoformat(ended)
 
 
 def test_dependency_cycle_is_refused() -> None:

@@ -86,12 +86,13 @@ def test_ctrl_c_at_every_stage_exits_130_with_the_summary_and_leaves_no_process(
 
 
 def test_a_run_interrupted_once_its_pipeline_started_is_resumed_and_finishes(pairs: list[Pair]) -> None:
-    before_pipeline = ("stage:local AWS", "stage:data", "stage:definition")
+    # Interrupted before the pipeline recorded anything: nothing to resume, a new run follows.
+    before_pipeline = ("stage:local AWS", "stage:data", "stage:definition", "stage:pipeline")
     for pair in pairs:
         assert pair.recovered_with == ("--param" if pair.point in before_pipeline else "--resume"), pair.point
         assert pair.recovery_code == 0, (pair.point, pair.recovery_stdout[-3000:])
-        if pair.recovered_with == "--resume":
-            assert "--resume" in pair.stdout, pair.point  # the advice printed by the interrupted run
+        # The advice the interrupted run printed: --resume only where there is something to resume.
+        assert ("--resume" in pair.stdout) == (pair.recovered_with == "--resume"), pair.point
 
 
 def test_each_interrupted_run_and_its_recovery_register_exactly_one_version(pairs: list[Pair]) -> None:
