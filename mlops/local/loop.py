@@ -58,9 +58,7 @@ def run_local(ctx: RunContext) -> int:
         except KeyboardInterrupt:
             # "Succeeded" is set before the report is written: a run stopped there did not finish either.
             if ctx.summary.status in (RUNNING, SUCCEEDED):
-                ctx.summary.status = INTERRUPTED
-                ctx.summary.failure = "interrupted; continue with --resume" if (ctx.run_dir / RUN_RECORD).is_file() \
-                    else "interrupted before the pipeline started; start a new run"
+                _interrupted(ctx)
             raise
         except Exception as error:
             if ctx.summary.status in (RUNNING, SUCCEEDED):
@@ -75,6 +73,12 @@ def run_local(ctx: RunContext) -> int:
             if ctx.run_dir.is_dir():
                 ctx.summary.files["summary"] = str(ctx.run_dir / SUMMARY_FILE)
                 ctx.summary.save(ctx.run_dir / SUMMARY_FILE)
+
+
+def _interrupted(ctx: RunContext) -> None:
+    ctx.summary.status = INTERRUPTED
+    ctx.summary.failure = "interrupted; continue with --resume" if (ctx.run_dir / RUN_RECORD).is_file() \
+        else "interrupted before the pipeline started; start a new run"
 
 
 def _warm_local_aws() -> None:
@@ -121,8 +125,7 @@ def _with_aws(ctx: RunContext, aws: LocalAws, definition: dict[str, Any], overri
         crash_point("stage:pipeline")
         record = run_pipeline(ctx, aws, definition, overrides)
     except KeyboardInterrupt:
-        summary.status = INTERRUPTED
-        summary.failure = "interrupted; continue with --resume"
+        _interrupted(ctx)
         summary.failed_step = next((step["name"] for step in summary.steps if step["status"] == "Failed"), None)
         ctx.progress.stage("pipeline", "failed", "interrupted")
         raise
