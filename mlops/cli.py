@@ -8,9 +8,11 @@ COMMAND_GROUPS; each command is registered with `add_command(...)` and a handler
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,7 +24,8 @@ from config.settings import ConfigError, EnvironmentConfig, load_environment
 from mlops import registry, runs
 from mlops.aws import AwsTarget, client
 from mlops.errors import MlopsError
-from mlops.local.commands import add_local_commands
+from mlops.local.commands import add_local_commands, local_registry, work_dir_option
+from mlops.registry import RegistryAccess, S3Objects
 from pipelines.definition import DefinitionError
 
 ENDPOINT_URL_VARIABLE = "MLOPS_AWS_ENDPOINT_URL"
@@ -122,16 +125,30 @@ def add_pipeline_commands(commands: Commands) -> None:
     run.add_argument("--timeout-minutes", type=float, default=0, help="give up waiting after this long")
 
 
-# --- registry -----------------------------------------------------------------------------------
+# --- registry ---------------------------------------------------------------------------------
+# The same handlers serve `mlops registry ...` (the account) and `mlops local registry ...` (a work
+# folder's state): only where the registry and its artifacts are read from differs.
+
+
+def _registry_access(args: argparse.Namespace, *, changes: bool) -> contextlib.AbstractContextManager[RegistryAccess]:
+    if getattr(args, "work_dir", None) is not None:
+        return local_registry(args.env, Path(args.work_dir), changes=changes)
+    target = aws_target(load_environment(args.env), args)
+    return contextlib.nullcontext(RegistryAccess(client("sagemaker", target), S3Objects(client("s3", target))))
+
+
+def _group(args: argparse.Namespace) -> str:
+    return Names.of(load_environment(args.env)).model_package_group
 
 
 def _registry_list(args: argparse.Namespace) -> int:
     env = load_environment(args.env)
-    target = aws_target(env, args)
     group = Names.of(env).model_package_group
-    details = registry.list_with_metrics(client("sagemaker", target), client("s3", target), group)
+    with _registry_access(args, changes=False) as access:
+        details = registry.list_with_metrics(access.sagemaker, access.objects, group)
     gate = env.quality_gate.metric
-    table = Table(title=f"{group}")
+    where = f" (local state in {Path(args.work_dir).resolve()})" if getattr(args, "work_dir", None) else ""
+    table = Table(title=f"{group}{where}")
     for column in ("version", "status", "created", gate):
         table.add_column(column, no_wrap=True)
     table.add_column("other metrics", overflow="fold")
@@ -150,19 +167,17 @@ def _registry_list(args: argparse.Namespace) -> int:
 
 def _registry_decide(args: argparse.Namespace) -> int:
     """`approve` and `reject`: the same call with the decision the subcommand names."""
-    env = load_environment(args.env)
-    sm = client("sagemaker", aws_target(env, args))
     decide = registry.approve if args.decision == "approve" else registry.reject
     reason = args.reason or f"{args.decision}d with mlops"
-    model = decide(sm, Names.of(env).model_package_group, args.version, reason)
+    with _registry_access(args, changes=True) as access:
+        model = decide(access.sagemaker, _group(args), args.version, reason)
     console.print(f"version {model.version} of {model.group}: {model.status}")
     return 0
 
 
 def _registry_rollback(args: argparse.Namespace) -> int:
-    env = load_environment(args.env)
-    sm = client("sagemaker", aws_target(env, args))
-    result = registry.rollback(sm, Names.of(env).model_package_group, args.version)
+    with _registry_access(args, changes=True) as access:
+        result = registry.rollback(access.sagemaker, _group(args), args.version)
     console.print(
         f"rolled back {result.rejected.group}: version {result.rejected.version} {result.rejected.status}, "
         f"version {result.restored.version} {result.restored.status}"
@@ -192,22 +207,40 @@ def _registry_prepare_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_registry_commands(commands: Commands) -> None:
-    group = commands.add_parser("registry", help="model versions in the environment's model package group")
+def _local_options() -> argparse.ArgumentParser:
+    local = argparse.ArgumentParser(add_help=False)
+    local.add_argument("--env", default="dev", metavar="NAME", help="environment (default: dev)")
+    work_dir_option(local)
+    return local
+
+
+def add_registry_subcommands(commands: Commands, *, local: bool) -> None:
+    """list, approve, reject and rollback; against the account, or (`local`) a work folder's state."""
+    where = "of the local state" if local else "in the environment's model package group"
+    group = commands.add_parser("registry", help=f"model versions {where} (list, approve, ...)")
     sub = group.add_subparsers(dest="registry_command", required=True, metavar="COMMAND")
-    add_command(sub, "list", "versions with approval status and metrics", _registry_list)
-    for name, help_text in (
-        ("approve", "approve a version (the deploy route serves the newest approved one)"),
-        ("reject", "reject a version"),
-    ):
-        parser = add_command(sub, name, help_text, _registry_decide)
+
+    def add(name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
+        if not local:
+            return add_command(sub, name, help_text, handler)
+        parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text,
+                                                         parents=[_local_options()])
+        parser.set_defaults(handler=handler)
+        return parser
+
+    add("list", "versions with approval status and metrics", _registry_list)
+    serves = "the next local run serves the newest approved one" if local else \
+        "the deploy route serves the newest approved one"
+    for name, help_text in (("approve", f"approve a version ({serves})"), ("reject", "reject a version")):
+        parser = add(name, help_text, _registry_decide)
         parser.set_defaults(decision=name)
         parser.add_argument("--version", type=int, required=True, metavar="N")
         parser.add_argument("--reason", default=None, help="approval description")
-    rollback = add_command(
-        sub, "rollback", "reject the approved version and re-approve the previous one", _registry_rollback
-    )
+    rollback = add("rollback", "reject the approved version and re-approve the previous one", _registry_rollback)
     rollback.add_argument("--version", type=int, default=None, metavar="N", help="version to restore")
+    if local:
+        return
+    # Deploying is the cloud's: these two have no local form.
     add_command(sub, "newest-approved", "print the cdk arguments that deploy the newest Approved version",
                 _registry_newest_approved)
     prepare = add_command(sub, "prepare-deploy", "refuse a version that is not Approved, stage its drift baseline "
@@ -257,7 +290,13 @@ def add_monitor_commands(commands: Commands) -> None:
                         help="capture destination instead of the endpoint's (e.g. after it was deleted)")
 
 
-# --- entry point --------------------------------------------------------------------------------
+def add_registry_commands(commands: Commands) -> None:
+    add_registry_subcommands(commands, local=False)
+
+
+def add_local_group(commands: Commands) -> None:
+    add_registry_subcommands(add_local_commands(commands), local=True)
+
 
 # --- endpoint -----------------------------------------------------------------------------------
 
@@ -292,9 +331,10 @@ def add_endpoint_commands(commands: Commands) -> None:
                        help="CSV feature rows without header (default: the bundled data set's test split)")
 
 
-COMMAND_GROUPS: list[Callable[[Commands], None]] = [add_pipeline_commands, add_registry_commands, add_local_commands,
-                                                    add_endpoint_commands]
-COMMAND_GROUPS.append(add_monitor_commands)
+# --- entry point --------------------------------------------------------------------------------
+
+COMMAND_GROUPS: list[Callable[[Commands], None]] = [add_pipeline_commands, add_registry_commands, add_local_group,
+                                                    add_endpoint_commands, add_monitor_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -326,6 +366,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as error:  # a file or folder the command could not use: named, not a traceback
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -1,10 +1,14 @@
-"""Model registry operations (boto3): list versions with metrics, approve, reject and roll back."""
+"""Model registry operations (boto3): list versions with metrics, approve, reject and roll back.
+
+Artifacts (the metrics files a version points at) are read through `ObjectReader`: S3 in the cloud,
+the work folder in local mode, so both commands share these functions.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
@@ -38,6 +42,31 @@ class VersionDetails:
     metrics_uri: str | None = None
     # Why metrics are missing for this version (unreadable or malformed file), shown beside it.
     metrics_problem: str | None = None
+
+
+class ObjectReader(Protocol):
+    """Reads an `s3://bucket/key` object; raises ClientError or OSError when it cannot."""
+
+    def read(self, uri: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class S3Objects:
+    """Objects read from S3 with a boto3 client."""
+
+    s3: Any
+
+    def read(self, uri: str) -> bytes:
+        bucket, key = _s3_location(uri)
+        return bytes(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+@dataclass(frozen=True)
+class RegistryAccess:
+    """What the registry commands need: the SageMaker client and where artifacts are read from."""
+
+    sagemaker: Any
+    objects: ObjectReader
 
 
 @dataclass(frozen=True)
@@ -112,10 +141,9 @@ def _s3_location(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
-def read_metrics(s3: Any, uri: str) -> dict[str, float]:
-    """Scalar metric values of a model-quality metrics file in S3 (`{"auc": 0.99, ...}`)."""
-    bucket, key = _s3_location(uri)
-    text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+def read_metrics(objects: ObjectReader, uri: str) -> dict[str, float]:
+    """Scalar metric values of a model-quality metrics file (`{"auc": 0.99, ...}`)."""
+    text = objects.read(uri).decode("utf-8")
     statistics = parse_model_quality(text, uri)
     metrics = getattr(statistics, statistics.metrics_key).model_dump()
     return {
@@ -125,22 +153,24 @@ def read_metrics(s3: Any, uri: str) -> dict[str, float]:
     }
 
 
-def describe_version(sm: Any, s3: Any, model: ModelVersion) -> VersionDetails:
+def describe_version(sm: Any, objects: ObjectReader, model: ModelVersion) -> VersionDetails:
     """The version's metrics read from its registered ModelQuality statistics file."""
     described = sm.describe_model_package(ModelPackageName=model.arn)
     uri = described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
     if not uri:
         return VersionDetails(model=model, metrics_problem="no model-quality metrics registered")
     try:
-        return VersionDetails(model=model, metrics=read_metrics(s3, uri), metrics_uri=uri)
+        return VersionDetails(model=model, metrics=read_metrics(objects, uri), metrics_uri=uri)
     except ClientError as error:
         return VersionDetails(model=model, metrics_uri=uri, metrics_problem=f"{uri}: {_error_code(error)}")
+    except OSError as error:
+        return VersionDetails(model=model, metrics_uri=uri, metrics_problem=f"{uri}: {error.strerror or error}")
     except (ValueError, ModelQualityError) as error:
         return VersionDetails(model=model, metrics_uri=uri, metrics_problem=str(error))
 
 
-def list_with_metrics(sm: Any, s3: Any, group: str) -> list[VersionDetails]:
-    return [describe_version(sm, s3, model) for model in existing_versions(sm, group)]
+def list_with_metrics(sm: Any, objects: ObjectReader, group: str) -> list[VersionDetails]:
+    return [describe_version(sm, objects, model) for model in existing_versions(sm, group)]
 
 
 def set_status(sm: Any, model: ModelVersion, status: ApprovalStatus, reason: str) -> ModelVersion:

@@ -1,31 +1,36 @@
-"""`mlops local ...`: the offline loop (`run`) and the registry commands against the local state."""
+"""`mlops local ...`: the offline loop (`run`) and the local registry the registry commands work on."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
+from mlops.local.errors import LocalModeError
+from mlops.local.executor import RUN_RECORD
 from mlops.local.summary import RunSummary
 from mlops.local.workdir import DEFAULT_WORK_DIR
+from mlops.registry import RegistryAccess
 
 console = Console(highlight=False, soft_wrap=True)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mlops.local.loop import LocalRun, LocalRunOptions
+    from mlops.local.loop import LocalRunOptions, new_run_context, run_local
 
     options = LocalRunOptions(
         env_name=args.env, work_dir=Path(args.work_dir), data=Path(args.data) if args.data else None,
         target=args.target, problem_type=args.problem_type, params=tuple(args.param), resume=args.resume,
         max_parallel=args.max_parallel, config=Path(args.config) if args.config else None,
     )
-    run = LocalRun(options, console)
+    run = new_run_context(options, console)
     try:
-        code = run.execute()
+        code = run_local(run)
     except KeyboardInterrupt:
         print_summary(run.summary)
         return 130
@@ -43,7 +48,8 @@ def print_summary(summary: RunSummary) -> None:
         if s.failure_log_tail:
             console.print(f"[dim]--- last lines of {escape(str(s.failure_log))}[/]")
             console.print(escape(s.failure_log_tail), style="dim")
-        if (s.failed_step and s.failed_step != "Fail") or s.status == "Interrupted":
+        resumable = (Path(s.run_dir) / RUN_RECORD).is_file()  # stopped before the pipeline: a new run
+        if resumable and ((s.failed_step and s.failed_step != "Fail") or s.status == "Interrupted"):
             work = "" if Path(s.work_dir) == DEFAULT_WORK_DIR else f" --work-dir {s.work_dir}"
             advice = "continue" if s.status == "Interrupted" else "fix the cause, then continue"
             console.print(f"{advice} from {s.failed_step or 'where it stopped'} with: "
@@ -80,69 +86,35 @@ def print_summary(summary: RunSummary) -> None:
             console.print(f"  {name:<{width}}  {escape(path)}")
 
 
-def _registry(args: argparse.Namespace) -> int:
-    """The cloud `mlops registry` command, run against a local AWS seeded from the work folder."""
+@contextlib.contextmanager
+def local_registry(env_name: str, work_dir: Path, *, changes: bool) -> Iterator[RegistryAccess]:
+    """The registry of a work folder's state, served by a fresh local AWS while the folder is locked;
+    with `changes`, what the command changed is committed to the state files when it succeeds."""
     from config.settings import load_environment
-    from mlops import cli
     from mlops.local.local_aws import local_aws
-    from mlops.local.state import load_state, save_state
-    from mlops.local.workdir import WorkDir
+    from mlops.local.state import load_state, recover_state, save_state
+    from mlops.local.workdir import WorkDir, WorkDirObjects
 
-    env = load_environment(args.env)
-    work = WorkDir(Path(args.work_dir))
+    env = load_environment(env_name)
+    work = WorkDir(work_dir)
     if not work.state_root.is_dir():
-        console.print(f"error: no local state in {work.root}; run `mlops local run` first")
-        return 1
-    if args.registry_command == "list":
-        return _registry_list(env, work)
-    argv = ["registry", args.registry_command, "--env", args.env]
-    if getattr(args, "version", None) is not None:
-        argv += ["--version", str(args.version)]
-    if getattr(args, "reason", None):
-        argv += ["--reason", args.reason]
+        raise LocalModeError(f"no local state in {work.root}; run `mlops local run` first")
     with work.locked(), local_aws(env.region, env.account) as aws:
+        recover_state(work.state_root)
         load_state(aws, work.state_root)
-        code = cli.main([*argv, "--endpoint-url", str(aws.target.endpoint_url)])
-        if code == 0:
+        yield RegistryAccess(sagemaker=aws.client("sagemaker"), objects=WorkDirObjects(work))
+        if changes:
             save_state(aws, work.state_root)
-    return code
 
 
-def _registry_list(env: Any, work: Any) -> int:
-    """Like `mlops registry list`, with the metrics read from local S3 (artifacts never enter moto)."""
-    from rich.table import Table
-
-    from config.naming import Names
-    from mlops import registry
-    from mlops.local.approval import gate_metric
-    from mlops.local.local_aws import local_aws
-    from mlops.local.state import load_state
-    from pipelines.definition import gate_metric_path
-
-    group = Names.of(env).model_package_group
-    with work.locked(), local_aws(env.region, env.account) as aws:
-        load_state(aws, work.state_root)
-        sm = aws.client("sagemaker")
-        versions = registry.existing_versions(sm, group)
-        table = Table(title=f"{group} (local state in {work.root})")
-        for column in ("version", "status", "created", env.quality_gate.metric):
-            table.add_column(column)
-        for version in versions:
-            metric = gate_metric(work, sm, version.arn, gate_metric_path(env))
-            table.add_row(str(version.version), version.status,
-                          version.created.strftime("%Y-%m-%d %H:%M") if version.created else "-",
-                          f"{metric:.4f}" if metric is not None else "-")
-    console.print(table)
-    return 0
-
-
-def _work_dir_option(parser: argparse.ArgumentParser) -> None:
+def work_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work-dir", default=str(DEFAULT_WORK_DIR), metavar="DIR",
                         help=f"local state, artifacts and runs (default: {DEFAULT_WORK_DIR})")
 
 
-def add_local_commands(commands: Any) -> None:
-    """Register `mlops local run` and `mlops local registry ...` on the top-level subparsers."""
+def add_local_commands(commands: Any) -> Any:
+    """Register `mlops local` and its `run` command; returns the group's subcommands (the CLI adds
+    `registry` there, with the same handlers as the cloud registry commands)."""
     group = commands.add_parser("local", help="the whole MLOps loop offline (no AWS account, no Docker)")
     sub = group.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
     run = sub.add_parser(
@@ -154,7 +126,7 @@ def add_local_commands(commands: Any) -> None:
     run.add_argument("--env", default="dev", metavar="NAME", help="environment (default: dev)")
     run.add_argument("--config", default=None, metavar="YAML",
                      help="environments file (default: config/environments.yaml)")
-    _work_dir_option(run)
+    work_dir_option(run)
     run.add_argument("--data", default=None, metavar="CSV", help="your CSV file instead of the default data set")
     run.add_argument("--target", default=None, metavar="COLUMN", help="the label column of --data")
     run.add_argument("--problem-type", default=None, metavar="TYPE",
@@ -164,20 +136,4 @@ def add_local_commands(commands: Any) -> None:
     run.add_argument("--resume", action="store_true", help="continue the last failed run from its failed step")
     run.add_argument("--max-parallel", type=int, default=None, help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
-    registry = sub.add_parser("registry", help="the model registry of the local state (list, approve, ...)")
-    registry_sub = registry.add_subparsers(dest="registry_command", required=True, metavar="COMMAND")
-    for name, help_text, with_version in (
-        ("list", "versions with approval status and metrics", False),
-        ("approve", "approve a version (the next local run serves it)", True),
-        ("reject", "reject a version", True),
-        ("rollback", "reject the approved version and re-approve the previous one", False),
-    ):
-        parser = registry_sub.add_parser(name, help=help_text, description=help_text)
-        parser.add_argument("--env", default="dev", metavar="NAME", help="environment (default: dev)")
-        _work_dir_option(parser)
-        if with_version:
-            parser.add_argument("--version", type=int, required=True, metavar="N")
-            parser.add_argument("--reason", default=None)
-        elif name == "rollback":
-            parser.add_argument("--version", type=int, default=None, metavar="N")
-        parser.set_defaults(handler=_registry)
+    return sub

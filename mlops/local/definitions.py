@@ -21,7 +21,8 @@ from typing import Any
 from config.images import REPO_ROOT, source_tag
 from config.settings import EnvironmentConfig
 from mlops.local.errors import LocalModeError
-from mlops.local.workdir import WorkDir
+from mlops.local.jobs import die_with
+from mlops.local.workdir import WorkDir, write_atomic
 
 DEFINITION_SOURCES = ("pipelines/definition.py", "pipelines/sdk.py", "config/naming.py", "config/settings.py",
                       "config/images.py")
@@ -39,6 +40,17 @@ def definition_key(env: EnvironmentConfig) -> str:
     return digest.hexdigest()[:24]
 
 
+def _definition_of(text: str | bytes) -> dict[str, Any] | None:
+    """The definition in `text`, or None when it is not one (a truncated or damaged cache entry)."""
+    try:
+        definition = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(definition, dict) or not isinstance(definition.get("Steps"), list):
+        return None
+    return definition
+
+
 @dataclass
 class DefinitionBuild:
     """A definition that is cached already, or being built by a child process."""
@@ -46,6 +58,7 @@ class DefinitionBuild:
     path: Path
     process: subprocess.Popen[bytes] | None = None
     cached: bool = False
+    definition: dict[str, Any] | None = None
 
     def result(self) -> dict[str, Any]:
         if self.process is not None:
@@ -53,24 +66,31 @@ class DefinitionBuild:
             if self.process.returncode != 0:
                 lines = stderr.decode(errors="replace").strip().splitlines()
                 raise LocalModeError(f"cannot build the pipeline definition: {lines[-1] if lines else 'no output'}")
-            definition = json.loads(stdout)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.path.with_suffix(".partial")
-            partial.write_text(json.dumps(definition, indent=1), encoding="utf-8")
-            partial.replace(self.path)
+            definition = _definition_of(stdout)
+            if definition is None:
+                raise LocalModeError("cannot build the pipeline definition: the builder printed no definition")
             self.process = None
-            return dict(definition)
-        return dict(json.loads(self.path.read_text(encoding="utf-8")))
+            self.definition = definition
+            write_atomic(self.path, json.dumps(definition, indent=1))
+        assert self.definition is not None
+        return dict(self.definition)
 
 
 def start_definition_build(env: EnvironmentConfig, work: WorkDir) -> DefinitionBuild:
     path = work.cache_root / "definitions" / f"{definition_key(env)}.json"
-    if path.is_file():
-        return DefinitionBuild(path=path, cached=True)
+    try:
+        cached = _definition_of(path.read_bytes())
+    except OSError:
+        cached = None
+    if cached is not None:
+        return DefinitionBuild(path=path, cached=True, definition=cached)
+    # Absent or damaged: a miss; the build below replaces a damaged entry.
+    parent = os.getpid()
     process = subprocess.Popen(
         [sys.executable, "-m", "mlops.local.definitions", env.model_dump_json()],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT,
         env={**os.environ, "SAGEMAKER_SUPPRESS_V2_WARNING": "1", "PYTHONPATH": str(REPO_ROOT)},
+        start_new_session=True, preexec_fn=lambda: die_with(parent),  # noqa: PLW1509 - no allocation in it
     )
     return DefinitionBuild(path=path, process=process)
 

@@ -44,7 +44,7 @@ from mlops.local.steps.processing import run_processing_step
 from mlops.local.steps.quality_check import run_quality_check_step
 from mlops.local.steps.register_model import run_register_model_step
 from mlops.local.steps.training import run_training_step
-from mlops.local.workdir import WorkDir
+from mlops.local.workdir import WorkDir, write_atomic
 from pipelines.definition import iter_steps, step_dependencies
 
 STEP_TYPES = ("Processing", "Training", "QualityCheck", "RegisterModel", "Condition", "Fail")
@@ -100,10 +100,7 @@ class ExecutionRecord:
     failure_reason: str | None = None
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(asdict(self), indent=1, default=str), encoding="utf-8")
-        partial.replace(path)
+        write_atomic(path, json.dumps(asdict(self), indent=1, default=str))
 
     @classmethod
     def load(cls, path: Path) -> ExecutionRecord:

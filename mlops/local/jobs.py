@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import json
 import os
 import re
 import shutil
@@ -12,9 +15,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from config.images import REPO_ROOT
+from mlops.local.faults import crash_point
 from mlops.local.workdir import WorkDir, link_or_copy, prefix_files
 
 CONTAINER_ROOT = "/opt/ml"
@@ -116,13 +120,20 @@ _LIVE_LOCK = threading.Lock()
 # False from terminate_all() until the next run starts: a job whose step was about to start when the
 # run was interrupted must not start afterwards (it would run to completion, unseen by terminate_all).
 _accepting_jobs = True
+# Where the running children are listed (`<work>/children/`), so a run that follows a killed one can
+# stop what it left behind; None outside a run.
+_ledger: Path | None = None
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
-def accept_new_jobs() -> None:
+def accept_new_jobs(ledger: Path | None = None) -> None:
     """A run starts: jobs may start again after an earlier run's terminate_all()."""
-    global _accepting_jobs  # noqa: PLW0603 - one flag guarded by _LIVE_LOCK, shared by all job threads
+    global _accepting_jobs, _ledger  # noqa: PLW0603 - guarded by _LIVE_LOCK, shared by all job threads
     with _LIVE_LOCK:
         _accepting_jobs = True
+        if ledger is not None:
+            _ledger = ledger
 
 
 def terminate_all() -> None:
@@ -137,6 +148,70 @@ def terminate_all() -> None:
                 os.killpg(process.pid, signal.SIGKILL)
             except OSError:
                 process.kill()
+
+
+def die_with(parent: int) -> None:
+    """In the child, before exec: SIGKILL when the parent dies (PR_SET_PDEATHSIG), also when it died
+    already. No Python objects are allocated here: the parent has threads."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22); None when gone.
+
+    With the pid it identifies one process: a recycled pid has another start time.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[19])
+
+
+def spawn(command: Sequence[str], *, env: Mapping[str, str], cwd: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """Start a child that dies with this process: its own process group (a timeout or an abort stops it
+    and its children), SIGKILL on the parent's death, and a ledger entry for the next run to check."""
+    parent = os.getpid()
+    process = subprocess.Popen(
+        list(command), env=dict(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True, preexec_fn=lambda: die_with(parent),  # noqa: PLW1509 - no allocation in it
+    )
+    if _ledger is not None:
+        entry = {"pid": process.pid, "pgid": process.pid, "start_time": start_time(process.pid),
+                 "command": list(command)[:4], "parent": parent}
+        with contextlib.suppress(OSError):
+            _ledger.mkdir(parents=True, exist_ok=True)
+            (_ledger / f"{process.pid}.json").write_text(json.dumps(entry), encoding="utf-8")
+    return process
+
+
+def forget(process: subprocess.Popen[bytes]) -> None:
+    """The child ended (or was stopped): its ledger entry goes."""
+    if _ledger is not None:
+        (_ledger / f"{process.pid}.json").unlink(missing_ok=True)
+
+
+def stop_leftovers(ledger: Path) -> list[int]:
+    """Kill the process groups a dead run left (ledger entries whose pid still has the recorded start
+    time, so a recycled pid is never touched); the pids stopped. Call with the work folder locked."""
+    stopped: list[int] = []
+    if not ledger.is_dir():
+        return stopped
+    for path in sorted(ledger.glob("*.json")):
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            pid, pgid, started = int(entry["pid"]), int(entry["pgid"]), entry["start_time"]
+        except (OSError, ValueError, KeyError, TypeError):
+            path.unlink(missing_ok=True)
+            continue
+        if started is not None and start_time(pid) == started:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+                stopped.append(pid)
+        path.unlink(missing_ok=True)
+    return stopped
 
 
 def run_process(
@@ -156,14 +231,11 @@ def run_process(
             if not _accepting_jobs:
                 raise JobFailed("not started: the run was interrupted", "internal")
             try:
-                # Its own process group, so a timeout or an abort stops the job and its children.
-                process = subprocess.Popen(
-                    list(command), env=dict(env), cwd=sandbox.root, stdout=log, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, start_new_session=True,
-                )
+                process = spawn(command, env=env, cwd=sandbox.root, log=log)
             except OSError as error:
                 raise JobFailed(f"cannot start {command[0]}: {error.strerror}", "internal") from error
             _LIVE.add(process)
+        crash_point(f"job:{sandbox.root.name}")
         try:
             code = process.wait(timeout=timeout_seconds)
         except subprocess.TimeoutExpired:
@@ -173,6 +245,7 @@ def run_process(
         finally:
             with _LIVE_LOCK:
                 _LIVE.discard(process)
+            forget(process)
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
         raise JobFailed(f"the job's process was killed by {name}", "internal")

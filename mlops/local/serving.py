@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tarfile
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from deployment.endpoint import SERVING_ENVIRONMENT
 from mlops.local.errors import LocalModeError
 from mlops.local.images import image_for
-from mlops.local.jobs import Sandbox, environment, log_tail
+from mlops.local.jobs import Sandbox, environment, log_tail, spawn
 from mlops.local.workdir import WorkDir
 
 READY_TIMEOUT_S = 60.0
@@ -138,7 +139,7 @@ def unpack_model(work: WorkDir, model_data: str, model_dir: Path) -> None:
     try:
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(model_dir, filter="data")
-    except (tarfile.TarError, OSError) as error:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:  # a truncated archive: EOFError
         raise LocalModeError(f"{archive}: cannot unpack the model ({error})") from error
 
 
@@ -168,6 +169,5 @@ def start_endpoint(
         "MLOPS_VARIANT_NAME": variant,
     })
     with sandbox.log.open("ab") as log:
-        process = subprocess.Popen(image.command(), env=env, cwd=sandbox.root, stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = spawn(image.command(), env=env, cwd=sandbox.root, log=log)  # dies with this process
     return Endpoint(process=process, port=port, sandbox=sandbox, model=model)

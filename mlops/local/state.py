@@ -1,7 +1,10 @@
 """The control plane that outlives a run (registry, alarms, topics) as the work folder's own JSON files.
 
-At start a fresh moto server is seeded from these files; at the end (also after a failure) they are
-written back from what the server then holds, through the public API only.
+At start a fresh moto server is seeded from these files; after each control-plane change (a version
+registered or approved, alarms evaluated) they are written back from what the server then holds,
+through the public API only. The three files change together: a commit first writes all of them into
+one journal file (atomically), then replaces each file, then drops the journal. A crash in between
+leaves the journal, and the next start finishes that commit, so the files never disagree.
 """
 
 from __future__ import annotations
@@ -12,13 +15,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError, ParamValidationError
+
 from mlops.local.errors import LocalModeError
+from mlops.local.faults import crash_point
 from mlops.local.local_aws import LocalAws
+from mlops.local.workdir import write_atomic
 
 STATE_VERSION = 1
 REGISTRY_FILE = "registry.json"
 ALARMS_FILE = "alarms.json"
 TOPICS_FILE = "topics.json"
+JOURNAL_FILE = "commit.json"
+STATE_FILES = (REGISTRY_FILE, ALARMS_FILE, TOPICS_FILE)
+APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 
 # What CreateModelPackage accepts out of a DescribeModelPackage answer.
 PACKAGE_KEYS = (
@@ -46,24 +56,96 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _write(path: Path, document: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps({"version": STATE_VERSION, **document}, indent=1, sort_keys=True) + "\n",
-                       encoding="utf-8")
-    partial.replace(path)
-
-
-def _read(path: Path) -> dict[str, Any] | None:
+def _load_json(path: Path) -> Any:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
         raise LocalModeError(f"{path}: local state file is unreadable ({error}); fix or delete it") from error
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """One state file, checked for the shape the seeding needs; None when absent."""
+    document = _load_json(path)
+    if document is None:
+        return None
     if not isinstance(document, dict) or document.get("version") != STATE_VERSION:
         raise LocalModeError(f"{path}: not a version {STATE_VERSION} local state file; fix or delete it")
+    problem = _shape_problem(path.name, document)
+    if problem:
+        raise LocalModeError(f"{path}: {problem}; fix or delete it")
     return document
+
+
+def _field_problem(where: str, item: Any, required: Mapping[str, type | tuple[type, ...]]) -> str | None:
+    if not isinstance(item, dict):
+        return f"{where} is not an object"
+    for key, kind in required.items():
+        if key not in item:
+            return f"{where} has no {key!r}"
+        if not isinstance(item[key], kind) or isinstance(item[key], bool):
+            return f"{where}: {key!r} is {type(item[key]).__name__}, expected {getattr(kind, '__name__', kind)}"
+    return None
+
+
+def _shape_problem(name: str, document: Mapping[str, Any]) -> str | None:
+    """What is structurally wrong with a state file (the first thing found), or None."""
+    lists = {REGISTRY_FILE: ("groups", "packages"), ALARMS_FILE: ("alarms",), TOPICS_FILE: ("topics",)}[name]
+    for key in lists:
+        if not isinstance(document.get(key, []), list):
+            return f"{key!r} is {type(document[key]).__name__}, expected a list"
+    required: dict[str, dict[str, type | tuple[type, ...]]] = {
+        "groups": {"ModelPackageGroupName": str},
+        "packages": {"ModelPackageArn": str, "ModelPackageGroupName": str, "ModelPackageVersion": int,
+                     "ModelApprovalStatus": str},
+        "alarms": {"AlarmName": str},
+        "topics": {"Name": str, "Subscriptions": list},
+    }
+    for key in lists:
+        for index, item in enumerate(document.get(key, [])):
+            problem = _field_problem(f"{key}[{index}]", item, required[key])
+            if problem:
+                return problem
+            if key == "packages" and item["ModelApprovalStatus"] not in APPROVAL_STATUSES:
+                return f"{key}[{index}]: ModelApprovalStatus {item['ModelApprovalStatus']!r} is not one of " \
+                       f"{', '.join(APPROVAL_STATUSES)}"
+    return None
+
+
+# --------------------------------------------------------------------------- committing the three files
+
+
+def commit_state(state_dir: Path, documents: Mapping[str, Mapping[str, Any]]) -> list[Path]:
+    """Replace the state files with `documents` (file name -> content) as one change; the files written."""
+    contents = {name: {"version": STATE_VERSION, **document} for name, document in documents.items()}
+    journal = state_dir / JOURNAL_FILE
+    write_atomic(journal, json.dumps({"version": STATE_VERSION, "files": contents}, sort_keys=True) + "\n")
+    crash_point("state:journaled")
+    return _apply_journal(state_dir, contents)
+
+
+def _apply_journal(state_dir: Path, contents: Mapping[str, Any]) -> list[Path]:
+    written = []
+    for name, document in contents.items():
+        write_atomic(state_dir / name, json.dumps(document, indent=1, sort_keys=True) + "\n")
+        written.append(state_dir / name)
+    (state_dir / JOURNAL_FILE).unlink()
+    return written
+
+
+def recover_state(state_dir: Path) -> bool:
+    """Finish a commit a crash interrupted (its journal is complete: it was written atomically);
+    True when there was one. Call with the work folder locked."""
+    journal = state_dir / JOURNAL_FILE
+    document = _load_json(journal)
+    if document is None:
+        return False
+    files = document.get("files") if isinstance(document, dict) else None
+    if not isinstance(files, dict) or set(files) - set(STATE_FILES):
+        raise LocalModeError(f"{journal}: not a local state journal; delete it to keep the state files as they are")
+    _apply_journal(state_dir, files)
+    return True
 
 
 # --------------------------------------------------------------------------- model registry
@@ -96,7 +178,11 @@ def seed_registry(aws: LocalAws, document: Mapping[str, Any], source: Path) -> N
         sm.create_model_package_group(**request)
     for package in document.get("packages", []):
         request = {key: package[key] for key in PACKAGE_KEYS if package.get(key) not in (None, {}, [])}
-        arn = str(sm.create_model_package(**request)["ModelPackageArn"])
+        try:
+            arn = str(sm.create_model_package(**request)["ModelPackageArn"])
+        except (ClientError, ParamValidationError) as error:
+            raise LocalModeError(f"{source}: package {package['ModelPackageArn']} cannot be restored ({error})") \
+                from None
         if arn != package["ModelPackageArn"]:
             raise LocalModeError(
                 f"{source}: re-creating {package['ModelPackageArn']} gave {arn}; versions must be complete and in order"
@@ -179,7 +265,10 @@ def seed_topics(sns: Any, sqs: Any, document: Mapping[str, Any]) -> None:
 
 
 def load_state(aws: LocalAws, state_dir: Path) -> None:
-    """Seed a fresh local AWS from the work folder's state files (absent files: nothing to seed)."""
+    """Seed a fresh local AWS from the work folder's state files (absent files: nothing to seed).
+
+    The caller holds the work folder lock and has run recover_state() since taking it.
+    """
     registry = _read(state_dir / REGISTRY_FILE)
     if registry:
         seed_registry(aws, registry, state_dir / REGISTRY_FILE)
@@ -192,16 +281,12 @@ def load_state(aws: LocalAws, state_dir: Path) -> None:
 
 
 def save_state(aws: LocalAws, state_dir: Path) -> list[Path]:
-    """Write the registry, alarms and topics the server holds now; the files written."""
-    written = []
-    for name, document in (
-        (REGISTRY_FILE, snapshot_registry(aws.client("sagemaker"))),
-        (ALARMS_FILE, snapshot_alarms(aws.client("cloudwatch"))),
-        (TOPICS_FILE, snapshot_topics(aws.client("sns"))),
-    ):
-        _write(state_dir / name, document)
-        written.append(state_dir / name)
-    return written
+    """Write the registry, alarms and topics the server holds now, as one commit; the files written."""
+    return commit_state(state_dir, {
+        REGISTRY_FILE: snapshot_registry(aws.client("sagemaker")),
+        ALARMS_FILE: snapshot_alarms(aws.client("cloudwatch")),
+        TOPICS_FILE: snapshot_topics(aws.client("sns")),
+    })
 
 
 def newest_approved_in_state(state_dir: Path, group: str) -> dict[str, Any] | None:

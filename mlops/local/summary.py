@@ -1,11 +1,86 @@
-"""What one local run found (summary.json): filled stage by stage, rendered by the report and the CLI."""
+"""What one local run found (summary.json): filled stage by stage, rendered by the report and the CLI.
+
+The sub-records are TypedDicts: typed for the stages that fill them, plain JSON objects for
+summary.json, the report and the CLI that read them.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
+
+from mlops.local.workdir import write_atomic
+
+RUNNING = "Running"
+
+
+class DataSource(TypedDict, total=False):
+    source: str
+    uri: str
+    target: str
+    problem_type: str
+    rows: int
+
+
+class Registered(TypedDict):
+    version: int
+    arn: str
+    status: str | None
+
+
+class Approval(TypedDict):
+    version: int
+    status: str
+    reason: str
+    metric: float | None
+    audit: Any
+
+
+class VersionRow(TypedDict):
+    version: int
+    status: str
+    created: str | None
+    metric: float | None
+    arn: str
+
+
+class Served(TypedDict):
+    version: int
+    arn: str
+    port: int
+    image: str
+    model_data: str
+
+
+class Replay(TypedDict, total=False):
+    test_rows: int
+    drifted_rows: int
+    sent_rows: int
+    capture_percent: float
+    requests: int
+    failures: list[str]
+    seconds: float
+    refused_by_data_schema: int
+
+
+class Monitoring(TypedDict):
+    output: str
+    statistics: dict[str, Any]
+    violations: list[dict[str, Any]]
+    log: str
+    data_schema_violations: NotRequired[list[dict[str, Any]]]
+
+
+class AlarmRow(TypedDict):
+    name: str
+    metric: str
+    old: str
+    state: str
+    reason: str
+    latest: float | None
+    threshold: float
 
 
 @dataclass
@@ -17,36 +92,34 @@ class RunSummary:
     work_dir: str
     run_dir: str
     started: str
-    status: str = "Running"
+    status: str = RUNNING
     failure: str | None = None
     failed_step: str | None = None
     failure_log: str | None = None
     failure_log_tail: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
+    data: DataSource = field(default_factory=DataSource)
     parameters: dict[str, Any] = field(default_factory=dict)
     gate: dict[str, Any] = field(default_factory=dict)
     steps: list[dict[str, Any]] = field(default_factory=list)
     dependencies: dict[str, list[str]] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
-    registered: dict[str, Any] | None = None
-    approval: dict[str, Any] | None = None
+    registered: Registered | None = None
+    approval: Approval | None = None
     approve_command: str | None = None
-    versions: list[dict[str, Any]] = field(default_factory=list)
-    served: dict[str, Any] | None = None
+    versions: list[VersionRow] = field(default_factory=list)
+    served: Served | None = None
     serve_note: str | None = None
-    replay: dict[str, Any] = field(default_factory=dict)
+    replay: Replay = field(default_factory=Replay)
     drifted_features: list[dict[str, str]] = field(default_factory=list)
-    monitoring: dict[str, Any] | None = None
+    monitoring: Monitoring | None = None
     baseline_statistics: dict[str, Any] | None = None
     metrics_published: int = 0
     drift: dict[str, float] = field(default_factory=dict)
-    alarms: list[dict[str, Any]] = field(default_factory=list)
+    alarms: list[AlarmRow] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
     def save(self, path: Path) -> None:
-        partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(asdict(self), indent=1, default=str), encoding="utf-8")
-        partial.replace(path)
+        write_atomic(path, json.dumps(asdict(self), indent=1, default=str))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import re
 import secrets
@@ -21,6 +22,7 @@ RUNS_DIR = "runs"
 STATE_DIR = "state"
 CACHE_DIR = "cache"
 LOCK_FILE = ".lock"
+CHILDREN_DIR = "children"
 LATEST_FILE = "latest-run"
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
@@ -76,11 +78,6 @@ class WorkDir:
     def cache_root(self) -> Path:
         return self.root / CACHE_DIR
 
-    def ensure(self) -> WorkDir:
-        for folder in (self.s3_root, self.runs_root, self.state_root, self.cache_root):
-            folder.mkdir(parents=True, exist_ok=True)
-        return self
-
     def s3_path(self, uri: str) -> Path:
         """Where `s3://bucket/key` lives on disk: `<work>/s3/bucket/key`."""
         bucket, key = split_s3_uri(uri)
@@ -101,48 +98,85 @@ class WorkDir:
         return text or None
 
     def set_latest_run(self, execution_id: str) -> None:
-        (self.root / LATEST_FILE).write_text(execution_id + "\n", encoding="utf-8")
+        write_atomic(self.root / LATEST_FILE, execution_id + "\n")
+
+    @property
+    def children_root(self) -> Path:
+        return self.root / CHILDREN_DIR
+
+    def ensure(self) -> WorkDir:
+        """Create the folders; LocalModeError naming the path when the work folder cannot be one."""
+        try:
+            for folder in (self.s3_root, self.runs_root, self.state_root, self.cache_root):
+                folder.mkdir(parents=True, exist_ok=True)
+            probe = self.root / ".writable"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            raise LocalModeError(f"--work-dir {self.root}: {os_problem(error)}") from None
+        return self
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """One `mlops local` process per work folder; a lock left by a dead process is taken over."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        lock = self.root / LOCK_FILE
-        for _ in range(2):
-            try:
-                descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = _lock_owner(lock)
-                if owner is not None and _alive(owner):
-                    raise LocalModeError(
-                        f"work folder {self.root} is in use by process {owner}; wait for it or use --work-dir"
-                    ) from None
-                lock.unlink(missing_ok=True)
-                continue
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(str(os.getpid()))
-            break
-        else:
-            raise LocalModeError(f"cannot lock work folder {self.root} ({lock})")
+        """One `mlops local` process per work folder, held with flock: the kernel drops the lock when
+        its holder dies, so there is nothing stale to take over and no window between test and take."""
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(self.root / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o644)
+        except OSError as error:
+            raise LocalModeError(f"--work-dir {self.root}: {os_problem(error)}") from None
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                # The holder writes its pid just after taking the lock: it may not be there yet.
+                pid = os.pread(descriptor, 32, 0).decode(errors="replace").strip()
+                owner = f"process {pid}" if pid.isdigit() else "another mlops process"
+                raise LocalModeError(
+                    f"work folder {self.root} is in use by {owner}; wait for it or use --work-dir"
+                ) from None
+            # The pid is only for the message above; the lock itself is the flock.
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, str(os.getpid()).encode(), 0)
             yield
         finally:
-            lock.unlink(missing_ok=True)
+            os.close(descriptor)  # releases the flock; the file stays (unlinking it would race a taker)
 
 
-def _lock_owner(lock: Path) -> int | None:
+def os_problem(error: OSError) -> str:
+    """An OSError as words: what failed and where, without a traceback."""
+    where = f" ({error.filename})" if error.filename else ""
+    if error.errno in (errno.ENOTDIR, errno.EEXIST):
+        return f"not a folder{where}"
+    return f"{error.strerror or error}{where}"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` all at once: a reader (or a crash) sees the old or the new file.
+
+    A full disk or a file-size limit is a LocalModeError naming the file, and leaves no partial file.
+    """
+    partial = path.with_name(path.name + ".partial")
     try:
-        return int(lock.read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with partial.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(path)
     except OSError as error:
-        return error.errno == errno.EPERM
-    return True
+        partial.unlink(missing_ok=True)
+        raise LocalModeError(f"cannot write {path}: {error.strerror or error}; nothing was changed") from None
+
+
+@dataclass(frozen=True)
+class WorkDirObjects:
+    """`s3://` objects read from the work folder's local S3 (mlops.registry.ObjectReader)."""
+
+    work: WorkDir
+
+    def read(self, uri: str) -> bytes:
+        return self.work.s3_path(uri).read_bytes()
 
 
 def link_or_copy(source: Path, target: Path) -> None:

@@ -132,6 +132,22 @@ def test_a_job_killed_by_a_signal_is_retried_by_its_retry_policy(work: WorkDir, 
     assert "SIGKILL" in Path(record.steps["Flaky"].log or "").read_text()
 
 
+def test_a_retry_policy_allows_exactly_max_attempts_retries(work: WorkDir, tmp_path: Path) -> None:
+    # SageMaker's MaxAttempts counts retries: a job that always dies runs 1 + MaxAttempts times, not one more.
+    attempts = tmp_path / "attempts"
+    script = ("import os, signal, sys\nwith open(sys.argv[1], 'a') as f:\n    f.write('x')\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    step = processing_step("Doomed", script, arguments=[str(attempts)], RetryPolicies=[
+        {"ExceptionType": ["SageMaker.JOB_INTERNAL_ERROR"], "IntervalSeconds": 1, "BackoffRate": 2.0,
+         "MaxAttempts": 2}])
+    with pytest.raises(StepFailedError, match="SIGKILL"):
+        executor(definition(step), work).run()
+    record = ExecutionRecord.load(work.run_dir("run1") / RUN_RECORD)
+    assert record.steps["Doomed"].status == "Failed"
+    assert record.steps["Doomed"].attempts == 3
+    assert attempts.read_text() == "xxx"
+
+
 def test_a_script_error_fails_at_once_with_its_message_and_log_tail(work: WorkDir) -> None:
     script = ("import os, pathlib, sys\nprint('reading rows')\n"
               "p = pathlib.Path(os.environ['SAGEMAKER_BASE_DIR'], 'output', 'message')\n"

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 
 from config.naming import Names
 from config.settings import load_environment
+from mlops.local.faults import INTERRUPT_VARIABLE
 from tests.local.conftest import shared_once
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -85,8 +85,8 @@ def _run_the_loop(folder: Path) -> dict[str, Any]:
     state_after_bad_inputs = (work / "state" / "registry.json").read_text()
     approve = mlops_local(work, "registry", "approve", "--env", "dev", "--version", "2")
     registry_after_approve = json.loads((work / "state" / "registry.json").read_text())
-    # Enough trees that training outlasts the poll-then-signal window even on a loaded machine.
-    interrupted = interrupt_during(work, "Train", "--param", "NEstimators=800")
+    # Another tree count, so that Train runs (is not a cache hit) and is interrupted.
+    interrupted = interrupt_during(work, "Train", "--param", "NEstimators=21")
     resumed = mlops_local(work, "run", "--resume")
     return {"interrupted": asdict(interrupted), "resumed": asdict(resumed), "first": asdict(first),
             "second": asdict(second), "failed_gate": asdict(failed_gate),
@@ -96,30 +96,22 @@ def _run_the_loop(folder: Path) -> dict[str, Any]:
 
 
 def interrupt_during(work: Path, step_name: str, *arguments: str) -> Run:
-    """Start `mlops local run`, press Ctrl-C while `step_name`'s job runs, return how the run ended."""
-    before = set((work / "runs").iterdir()) if (work / "runs").exists() else set()
-    process = subprocess.Popen(
+    """`mlops local run` with Ctrl-C pressed as soon as `step_name`'s job has started; how the run ended.
+
+    The run sends itself SIGINT at that point (MLOPS_LOCAL_INTERRUPT_AT, mlops/local/faults.py): no
+    polling, no window for a fast job to finish first.
+    """
+    result = subprocess.run(
         [sys.executable, "-m", "mlops.cli", "local", "run", *arguments, "--work-dir", str(work)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300, check=False,
+        env={**os.environ, "COLUMNS": "200", INTERRUPT_VARIABLE: f"job:{step_name}"},
         # As from a terminal: a shell running the suite in the background ignores SIGINT, and a child
-        # inheriting that would never see the Ctrl-C this test sends.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no threads forked
+        # inheriting that would never see the Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    # The step's job log appears when its process starts: a file, so no partly written record to parse.
-    deadline = time.monotonic() + 120
-    started = False
-    while time.monotonic() < deadline and process.poll() is None:
-        new_runs = set((work / "runs").iterdir()) - before if (work / "runs").exists() else set()
-        if any((run / "steps" / step_name / "step.log").exists() for run in new_runs):
-            started = True
-            break
-        time.sleep(0.02)
-    assert started, f"{step_name} never started before the run ended (exit {process.poll()})"
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
     latest = (work / "latest-run").read_text().strip()
     summary = json.loads((work / "runs" / latest / "summary.json").read_text())
-    return Run(process.returncode, stdout, stderr, summary)
+    return Run(result.returncode, result.stdout, result.stderr, summary)
 
 
 @pytest.fixture(scope="module")

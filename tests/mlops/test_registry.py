@@ -83,7 +83,8 @@ def statuses(target: AwsTarget, env: EnvironmentConfig) -> dict[int, str]:
 
 def test_list_shows_versions_newest_first_with_their_registered_metrics(aws: AwsTarget, dev: EnvironmentConfig) -> None:
     seed_versions(aws, dev, [0.91, 0.97, None])
-    details = registry.list_with_metrics(client("sagemaker", aws), client("s3", aws), Names.of(dev).model_package_group)
+    details = registry.list_with_metrics(client("sagemaker", aws), registry.S3Objects(client("s3", aws)),
+                                         Names.of(dev).model_package_group)
     assert [item.model.version for item in details] == [3, 2, 1]
     assert details[1].metrics["auc"] == 0.97
     assert details[2].metrics["auc"] == 0.91
@@ -122,7 +123,7 @@ def test_empty_group_is_an_error(aws: AwsTarget, dev: EnvironmentConfig) -> None
 
 def test_unknown_group_is_an_error(aws: AwsTarget) -> None:
     with pytest.raises(RegistryError, match="'missing-models' does not exist"):
-        registry.list_with_metrics(client("sagemaker", aws), client("s3", aws), "missing-models")
+        registry.list_with_metrics(client("sagemaker", aws), registry.S3Objects(client("s3", aws)), "missing-models")
 
 
 def test_rollback_rejects_the_current_version_and_serves_the_previous_approved_one(
