@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from config.naming import DATA_QUALITY_NAMESPACE, Names
-from containers.contracts.capture import parse_capture_time
+from containers.monitor.publish import put_metric_records
 from deployment.endpoint import capture_destination
 from deployment.monitoring import (
     Baseline,
@@ -29,7 +29,6 @@ from mlops.local.workdir import WorkDir, join_s3
 __all__ = ["MonitoringRun", "capture_prefix", "monitoring_job", "publish_metrics", "report_prefix", "run_monitoring",
            "schedule_constraints"]
 
-METRICS_PER_REQUEST = 500
 JOB_NAME = "DataQualityMonitoring"
 
 
@@ -85,16 +84,9 @@ def run_monitoring(
 
 
 def publish_metrics(cloudwatch: Any, records: list[dict[str, Any]]) -> int:
-    """PutMetricData of the analyzer's records into the data-quality namespace; how many were sent."""
-    data = []
-    for record in records:
-        datum = dict(record)
-        if isinstance(datum.get("Timestamp"), str):
-            datum["Timestamp"] = parse_capture_time(datum["Timestamp"])
-        data.append(datum)
-    for start in range(0, len(data), METRICS_PER_REQUEST):
-        cloudwatch.put_metric_data(Namespace=DATA_QUALITY_NAMESPACE, MetricData=data[start:start + METRICS_PER_REQUEST])
-    return len(data)
+    """PutMetricData of the analyzer's records into the data-quality namespace, as Model Monitor does
+    (the same code the image uses in the scheduled-job engine); how many were sent."""
+    return put_metric_records(records, DATA_QUALITY_NAMESPACE, cloudwatch)
 
 
 def capture_prefix(names: Names, variant: str) -> str:
