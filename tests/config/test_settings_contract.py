@@ -17,9 +17,11 @@ def test_a_duplicate_environment_block_is_refused_naming_key_and_lines(tmp_path:
     path = tmp_path / "environments.yaml"
     # The copy refers to dev's YAML anchors instead of defining them again (a repeated anchor is another error).
     copy = re.sub(r"&(\w+) \[[^\]]*\]", r"*\1", dev_block.replace("ml-platform-dev@", "someone-else@"))
-    path.write_text(text + copy)
+    # The copy goes right after dev's own block, inside `environments` (other top-level keys follow it).
+    at = text.index("  staging:")
+    path.write_text(text[:at] + copy + text[at:])
     first = text[:text.index("  dev:")].count("\n") + 1
-    second = text.count("\n") + 1
+    second = text[:at].count("\n") + 1
     with pytest.raises(ConfigError) as caught:
         load_project(path)
     assert str(caught.value) == (f"{path}: key 'dev' appears twice in one block (lines {first} and {second}); "
