@@ -181,3 +181,6 @@ def add_local_commands(commands: Any) -> None:
         elif name == "rollback":
             parser.add_argument("--version", type=int, default=None, metavar="N")
         parser.set_defaults(handler=_registry)
+    from mlops.local.serve_command import add_serve_command
+
+    add_serve_command(sub)
