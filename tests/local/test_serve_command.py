@@ -81,6 +81,7 @@ def test_serve_answers_invoke_endpoint_and_ctrl_c_keeps_the_capture(
         serving: tuple[subprocess.Popen[str], int], work: WorkDir) -> None:
     process, port = serving
     assert process.stdout is not None
+    assert process.stderr is not None
     first = process.stdout.readline()  # printed once the server answers /ping: the readiness trigger
     assert first.startswith(f"serving version 1 as endpoint {NAMES.endpoint}"), first + process.stderr.read()
     runtime = boto3.client("sagemaker-runtime", endpoint_url=f"http://127.0.0.1:{port}", region_name="eu-west-1",
