@@ -331,20 +331,33 @@ def parse_jsonlines(body: bytes, layout: FeatureLayout) -> RowBatch:
     return _row_batch(layout, _json_rows(document, layout))
 
 
+def _checked_npy(body: bytes) -> bytes:
+    """The body, once its .npy header is read and agrees with its size: numpy allocates what the header
+    claims before it reads the data, so a lying shape must not reach np.load."""
+    stream = io.BytesIO(body)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise BadRequestError(400, f"malformed .npy body: format version {version} (1.0 and 2.0 are read)")
+    except (ValueError, TypeError, EOFError) as error:
+        raise BadRequestError(400, f"malformed .npy body: {error}") from None
+    if dtype.hasobject:
+        raise BadRequestError(400, "malformed .npy body: object arrays (pickled) are not accepted")
+    expected = math.prod(shape) * dtype.itemsize
+    if len(body) - stream.tell() != expected:
+        raise BadRequestError(400, f"malformed .npy body: the header's shape {shape} and dtype {dtype} take "
+                                   f"{expected} bytes, the body has {len(body) - stream.tell()}")
+    return body
+
+
 def parse_npy(body: bytes, layout: FeatureLayout) -> RowBatch:
     """application/x-npy: one numpy array in .npy format, 1-D (one row) or 2-D (rows x features).
     Object arrays are refused: loading them would unpickle the client's bytes."""
-    if not body:
-        raise BadRequestError(400, "empty request body")
-    try:
-        array = np.load(io.BytesIO(body), allow_pickle=False)
-    except ValueError as error:
-        reason = "object arrays (pickled) are not accepted" if "allow_pickle" in str(error) else str(error)
-        raise BadRequestError(400, f"malformed .npy body: {reason}") from None
-    except (OSError, EOFError) as error:
-        raise BadRequestError(400, f"malformed .npy body: {error}") from None
-    if not isinstance(array, np.ndarray):
-        raise BadRequestError(400, "malformed .npy body: not a single array")
+    array = np.load(io.BytesIO(_checked_npy(body)), allow_pickle=False)
     if array.ndim == 1:
         array = array.reshape(1, -1)
     width = len(layout.names)

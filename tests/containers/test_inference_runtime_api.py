@@ -146,6 +146,32 @@ def test_runtime_refusals_are_validation_errors(runtime: Any, arguments: dict[st
     assert needle in raised.value.response["Error"]["Message"]
 
 
+def huge_header() -> bytes:
+    """A .npy header claiming 32 TB: numpy would allocate it before reading the (absent) data."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": (10**12, 4)})
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [(b"1,2,3,red", "magic"),
+     (npy(np.zeros((2, 4)))[:-8], "the body has"),
+     (npy(np.zeros((2, 4))).replace(b"(2, 4)", b"(9, 4)"), "take 288 bytes"),
+     (huge_header() + bytes(64), "take 32000000000000 bytes"),
+     (npy(np.array([[1, 2, 3, {"a": 1}]], dtype=object), allow_pickle=True), "pickled"),
+     (npy(np.zeros((2, 3))), "shape (2, 3)"),
+     (npy(np.zeros((2, 2, 4))), "shape (2, 2, 4)"),
+     (npy(np.zeros((0, 4))), "no rows"),
+     (npy(np.zeros((1, 4), dtype=complex)), "complex128")],
+)
+def test_bad_npy_is_a_400_with_a_reason(server: ServerProcess, body: bytes, needle: str) -> None:
+    status, headers, answer = server.request("POST", "/invocations", body, {"Content-Type": "application/x-npy"})
+    assert status == 400
+    assert headers["content-type"] == "application/json"
+    assert needle in json.loads(answer)["error"]
+
+
 def test_jsonlines_in_and_out(server: ServerProcess, rows: pd.DataFrame, trained_model_dir: Path) -> None:
     body = "".join(json.dumps(record) + "\n" for record in json.loads(rows.to_json(orient="records"))).encode()
     status, headers, answer = server.request("POST", "/invocations", body, {
