@@ -7,6 +7,7 @@ import io
 import json
 import math
 import sys
+import tokenize
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -343,7 +344,8 @@ def _checked_npy(body: bytes) -> bytes:
             shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
         else:
             raise BadRequestError(400, f"malformed .npy body: format version {version} (1.0 and 2.0 are read)")
-    except (ValueError, TypeError, EOFError) as error:
+    # The header is a Python literal that numpy tokenizes and evaluates: its errors are the tokenizer's too.
+    except (ValueError, TypeError, EOFError, SyntaxError, tokenize.TokenError) as error:
         raise BadRequestError(400, f"malformed .npy body: {error}") from None
     if dtype.hasobject:
         raise BadRequestError(400, "malformed .npy body: object arrays (pickled) are not accepted")
