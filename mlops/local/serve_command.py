@@ -17,12 +17,14 @@ from config.settings import load_environment
 from deployment.endpoint import VARIANT, capture_destination
 from mlops.local.errors import LocalModeError
 from mlops.local.jobs import log_tail
-from mlops.local.serving import Endpoint, model_of, start_endpoint
+from mlops.local.serving import Endpoint, free_port, model_of, start_endpoint
 from mlops.local.state import REGISTRY_FILE, STATE_VERSION
 from mlops.local.workdir import DEFAULT_WORK_DIR, WorkDir
 
 APPROVED = "Approved"
-SERVE_FOLDER = "serve"  # under the work folder; `mlops local run` keeps its endpoint in its run folder
+# Under the work folder, one sandbox per port: a port has one server at a time, so two `mlops local
+# serve` never share a model folder (`mlops local run` keeps its endpoint in its run folder).
+SERVE_FOLDER = "serve"
 
 
 def registered_versions(work: WorkDir, group: str) -> list[dict[str, Any]]:
@@ -72,9 +74,10 @@ def serve(args: argparse.Namespace) -> int:
                              args.version)
     model = model_of(package)
     capture_dir = work.s3_path(capture_destination(names))
-    endpoint = start_endpoint(work, model, work.root / SERVE_FOLDER, endpoint_name=names.endpoint, variant=VARIANT,
-                              capture_dir=capture_dir, capture_percent=float(env.endpoint.data_capture_percent),
-                              port=args.port)
+    port = free_port() if args.port is None else args.port
+    endpoint = start_endpoint(work, model, work.root / SERVE_FOLDER / f"port-{port}", endpoint_name=names.endpoint,
+                              variant=VARIANT, capture_dir=capture_dir,
+                              capture_percent=float(env.endpoint.data_capture_percent), port=port)
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         endpoint.wait_ready()

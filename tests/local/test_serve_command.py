@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -115,3 +116,15 @@ def test_no_local_registry_is_one_clear_line(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False)
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: no local registry in")
+
+
+def test_a_busy_port_is_one_clear_error(work: WorkDir) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(mlops_local("serve", "--port", str(port), work=work), cwd=REPO_ROOT,
+                                capture_output=True, text=True, timeout=START_TIMEOUT_S, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: the inference server exited with code")
+    assert "Traceback" not in result.stderr.splitlines()[0]
