@@ -7,13 +7,13 @@ import io
 import json
 import math
 import sys
-import tokenize
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from containers.contracts.model_artifact import ModelMetadata
+from containers.inference.npy_format import NpyFormatError, read_npy, write_npy
 from containers.inference.settings import CSV, JSON
 
 # The media types of SageMaker's inference toolkit (sagemaker_inference/content_types.py): batch
@@ -332,34 +332,13 @@ def parse_jsonlines(body: bytes, layout: FeatureLayout) -> RowBatch:
     return _row_batch(layout, _json_rows(document, layout))
 
 
-def _checked_npy(body: bytes) -> bytes:
-    """The body, once its .npy header is read and agrees with its size: numpy allocates what the header
-    claims before it reads the data, so a lying shape must not reach np.load."""
-    stream = io.BytesIO(body)
-    try:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
-        else:
-            raise BadRequestError(400, f"malformed .npy body: format version {version} (1.0 and 2.0 are read)")
-    # The header is a Python literal that numpy tokenizes and evaluates: its errors are the tokenizer's too.
-    except (ValueError, TypeError, EOFError, SyntaxError, tokenize.TokenError) as error:
-        raise BadRequestError(400, f"malformed .npy body: {error}") from None
-    if dtype.hasobject:
-        raise BadRequestError(400, "malformed .npy body: object arrays (pickled) are not accepted")
-    expected = math.prod(shape) * dtype.itemsize
-    if len(body) - stream.tell() != expected:
-        raise BadRequestError(400, f"malformed .npy body: the header's shape {shape} and dtype {dtype} take "
-                                   f"{expected} bytes, the body has {len(body) - stream.tell()}")
-    return body
-
-
 def parse_npy(body: bytes, layout: FeatureLayout) -> RowBatch:
     """application/x-npy: one numpy array in .npy format, 1-D (one row) or 2-D (rows x features).
     Object arrays are refused: loading them would unpickle the client's bytes."""
-    array = np.load(io.BytesIO(_checked_npy(body)), allow_pickle=False)
+    try:
+        array = read_npy(body)
+    except NpyFormatError as error:
+        raise BadRequestError(400, f"malformed .npy body: {error}") from None
     if array.ndim == 1:
         array = array.reshape(1, -1)
     width = len(layout.names)
@@ -460,9 +439,7 @@ def encode_npy(predictions: Predictions) -> bytes:
     else:
         probabilities = [[repr(p) for p in row] for row in predictions.probabilities.tolist()]
         array = np.array([[str(label), *row] for label, row in zip(predictions.values, probabilities, strict=True)])
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
+    return write_npy(array)
 
 
 ENCODERS = {CSV: encode_csv, JSON: encode_json, JSONLINES: encode_jsonlines, NPY: encode_npy}
