@@ -17,9 +17,15 @@ default application/json as in the SageMaker inference toolkit; text/* -> CSV, a
         `predicted_label` keeps the training label's JSON type; `score` is p(second class) for a binary
         model (the positive class, as in SageMaker's built-in algorithms and capture samples) and
         p(predicted_label) for a multiclass one; `probabilities` is keyed by str(label).
-    classification, text/csv (`text/csv; charset=utf-8`): one line per row,
+    classification, text/csv: one line per row,
         `label,p(class 0),p(class 1),...` in metadata.json `classes` order.
     regression: {"predictions": [{"score": 12.5}, ...]} or one `12.5` line per row.
+    application/jsonlines: the JSON items one per line; application/x-npy: the CSV table as one
+        .npy array (float64 when labels are numbers, else text; never pickled). The response
+        Content-Type is exactly the negotiated type, as SageMaker's toolkit sends it (no charset).
+    Requests: text/csv, application/json, application/jsonlines (a row per line) and
+        application/x-npy (1-D or 2-D array, loaded with allow_pickle=False).
+    The runtime's path POST /endpoints/{name}/invocations answers as InvokeEndpoint (runtime_api.py).
     Floats are written with repr (shortest text that reads back to the same float64).
 
 Errors: JSON `{"error": "...", "row": i, "column": "name"}` (row/column when known):

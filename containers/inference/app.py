@@ -1,4 +1,5 @@
-"""The serving ASGI application: /ping, /invocations, /execution-parameters (no framework, by design)."""
+"""The serving ASGI application: /ping, /invocations, /execution-parameters (no framework, by design),
+and the SageMaker runtime's own path, so boto3 and the SDK's Predictor reach it as an endpoint."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from containers.inference.capture_writer import CaptureWriter
 from containers.inference.codec import (
     ENCODERS,
     PARSERS,
+    RESPONSE_TYPES,
     BadRequestError,
     Predictions,
     RowBatch,
@@ -26,8 +28,9 @@ from containers.inference.codec import (
 from containers.inference.custom_flow import HandlerFlow
 from containers.inference.handlers import HandlerError, UserHandlers, inference_script
 from containers.inference.predictor import Predictor, ScoringError
+from containers.inference.runtime_api import CUSTOM_ATTRIBUTES, RuntimeRequest, runtime_request, runtime_response
 from containers.inference.schema_guard import SchemaGuard
-from containers.inference.settings import CSV, ServingSettings
+from containers.inference.settings import ServingSettings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -35,7 +38,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
-RESPONSE_CONTENT_TYPES = {CSV: b"text/csv; charset=utf-8", "application/json": b"application/json"}
+# Exactly the Accept type, no charset: SageMaker's toolkit sets the response type to the accept it
+# encoded for (sagemaker_inference/transformer.py), and the SDK's NumpyDeserializer compares it exactly.
+RESPONSE_CONTENT_TYPES = {kind: kind.encode() for kind in RESPONSE_TYPES}
+SUPPORTED_TEXT = ", ".join(RESPONSE_TYPES)
+Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
 MODEL_POLL_S = 0.1
 
 
@@ -138,17 +145,8 @@ class InferenceApp:
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         method = scope["method"]
-        if path == "/invocations":
-            if method != "POST":
-                await _respond(send, 405, b'{"error": "use POST /invocations"}', JSON_HEADERS)
-                return
-            try:
-                async with asyncio.timeout(self.settings.timeout_s):
-                    status, body, headers = await self.invoke(scope, receive)
-            except TimeoutError:
-                status, body, headers = 504, json.dumps(
-                    {"error": f"request took longer than {self.settings.timeout_s:g} s"}).encode(), JSON_HEADERS
-            await _respond(send, status, body, headers)
+        if path == "/invocations" or path.startswith("/endpoints/"):
+            await self.invocations(scope, receive, send)
         elif path == "/ping":
             if self.predictor is not None or self.flow is not None:
                 await _respond(send, 200, b"", [])
@@ -163,8 +161,31 @@ class InferenceApp:
         else:
             await _respond(send, 404, b'{"error": "not found"}', JSON_HEADERS)
 
-    async def invoke(self, scope: Scope, receive: Receive) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        content_type = accept = inference_id = None
+    async def invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The container's /invocations, or the runtime's `/endpoints/{name}/invocations`: the runtime
+        checks its request first, then wraps the container's answer (a model's 4xx/5xx -> ModelError)."""
+        path = scope["path"]
+        runtime: RuntimeRequest | None = None
+        if path != "/invocations":
+            runtime = runtime_request(path, scope["method"], scope["headers"], self.settings)
+            if runtime.refusal is not None:
+                await _respond(send, *runtime.refusal)
+                return
+        elif scope["method"] != "POST":
+            await _respond(send, 405, b'{"error": "use POST /invocations"}', JSON_HEADERS)
+            return
+        try:
+            async with asyncio.timeout(self.settings.timeout_s):
+                status, body, headers = await self.invoke(scope, receive)
+        except TimeoutError:
+            status, body, headers = 504, json.dumps(
+                {"error": f"request took longer than {self.settings.timeout_s:g} s"}).encode(), JSON_HEADERS
+        if runtime is not None:
+            status, body, headers = runtime_response(runtime, status, body, headers, self.settings)
+        await _respond(send, status, body, headers)
+
+    async def invoke(self, scope: Scope, receive: Receive) -> Answer:
+        content_type = accept = inference_id = custom_attributes = None
         content_length = -1
         for name, value in scope["headers"]:
             if name == b"content-type":
@@ -175,9 +196,22 @@ class InferenceApp:
                 content_length = int(value) if value.isdigit() else -1
             elif name == b"x-amzn-sagemaker-inference-id":
                 inference_id = value.decode("latin-1")
+            elif name == CUSTOM_ATTRIBUTES:
+                custom_attributes = value
         if self.flow is not None:
-            return await self.invoke_handlers(self.flow, receive, content_type, accept,
-                                              inference_id=inference_id, content_length=content_length)
+            status, output, headers = await self.invoke_handlers(
+                self.flow, receive, content_type, accept, inference_id=inference_id, content_length=content_length)
+        else:
+            status, output, headers = await self.invoke_model(receive, content_type, accept, inference_id,
+                                                              content_length)
+        if custom_attributes is not None and status == 200:
+            # The runtime returns what the container sets; this container echoes the request's
+            # attributes (a request id the caller sent comes back), as the runtime's docs suggest.
+            headers = [*headers, (CUSTOM_ATTRIBUTES, custom_attributes)]
+        return status, output, headers
+
+    async def invoke_model(self, receive: Receive, content_type: str | None, accept: str | None,
+                           inference_id: str | None, content_length: int) -> Answer:
         try:
             predictor = self.predictor
             if predictor is None:
@@ -186,10 +220,10 @@ class InferenceApp:
             parse = PARSERS.get(request_type)
             if parse is None:
                 raise BadRequestError(
-                    415, f"Content-Type {content_type!r} not supported; use text/csv or application/json")
+                    415, f"Content-Type {content_type!r} not supported; use one of {SUPPORTED_TEXT}")
             response_type = negotiate_accept(accept, self.settings.default_accept)
             if response_type is None:
-                raise BadRequestError(406, f"Accept {accept!r} not supported; use text/csv or application/json")
+                raise BadRequestError(406, f"Accept {accept!r} not supported; use one of {SUPPORTED_TEXT}")
             limit = self.settings.max_payload_bytes
             if content_length > limit:
                 raise BadRequestError(413, f"body of {content_length} bytes exceeds the {limit} byte limit")
@@ -224,7 +258,7 @@ class InferenceApp:
     async def invoke_handlers(
         self, flow: HandlerFlow, receive: Receive, content_type: str | None, accept: str | None, *,
         inference_id: str | None, content_length: int,
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    ) -> Answer:
         """The user's handlers run in a thread: their code may block; the event loop must not."""
         try:
             limit = self.settings.max_payload_bytes

@@ -1,4 +1,4 @@
-"""Request decoding (CSV, JSON) into feature arrays and response encoding; pure functions, no I/O."""
+"""Request decoding (CSV, JSON, JSON Lines, NPY) into feature arrays and response encoding; pure functions, no I/O."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 
 from containers.contracts.model_artifact import ModelMetadata
-from containers.inference.settings import CSV, JSON, SUPPORTED_ACCEPT
+from containers.inference.npy_format import NpyFormatError, read_npy, write_npy
+from containers.inference.settings import CSV, JSON
+
+# The media types of SageMaker's inference toolkit (sagemaker_inference/content_types.py): batch
+# transform and Clarify send JSON Lines; the SDK's NumpySerializer sends numpy's .npy format.
+JSONLINES = "application/jsonlines"
+NPY = "application/x-npy"
+RESPONSE_TYPES = (JSON, CSV, JSONLINES, NPY)
 
 
 class BadRequestError(Exception):
@@ -101,7 +108,7 @@ def negotiate_accept(header: str | None, default: str) -> str | None:
         if kind and quality > 0:
             candidates.append((-quality, position, kind))
     for _, _, kind in sorted(candidates):
-        if kind in SUPPORTED_ACCEPT:
+        if kind in RESPONSE_TYPES:
             return kind
         if kind == "*/*":
             return default
@@ -306,7 +313,55 @@ def parse_json(body: bytes, layout: FeatureLayout) -> RowBatch:
     return _row_batch(layout, rows)
 
 
-PARSERS = {CSV: parse_csv, JSON: parse_json}
+def parse_jsonlines(body: bytes, layout: FeatureLayout) -> RowBatch:
+    """application/jsonlines: one row per line, each a list (metadata order), a record or {"features": [...]}."""
+    document: list[Any] = []
+    for line_number, line in enumerate(_decode(body).splitlines()):
+        if not line.strip():
+            continue
+        try:
+            document.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise BadRequestError(400, f"line {line_number}: malformed JSON: {error.msg} at column {error.colno}",
+                                  row=line_number) from None
+        except (RecursionError, ValueError):
+            raise BadRequestError(400, f"line {line_number}: malformed JSON (nested too deeply or an integer too "
+                                       "long)", row=line_number) from None
+    if not document:
+        raise BadRequestError(400, "no rows in the JSON Lines body")
+    return _row_batch(layout, _json_rows(document, layout))
+
+
+def parse_npy(body: bytes, layout: FeatureLayout) -> RowBatch:
+    """application/x-npy: one numpy array in .npy format, 1-D (one row) or 2-D (rows x features).
+    Object arrays are refused: loading them would unpickle the client's bytes."""
+    try:
+        array = read_npy(body)
+    except NpyFormatError as error:
+        raise BadRequestError(400, f"malformed .npy body: {error}") from None
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    width = len(layout.names)
+    if array.ndim != 2 or array.shape[1] != width:
+        raise BadRequestError(400, f"array of shape {array.shape}; the model takes rows of {width} features "
+                                   f"({', '.join(layout.names)})")
+    if array.shape[0] == 0:
+        raise BadRequestError(400, "no rows in the .npy array")
+    if array.dtype.kind not in "biufUS":
+        raise BadRequestError(400, f"array of dtype {array.dtype} is not numbers or text")
+    if array.dtype.kind in "biuf" and not layout.categorical:
+        numbers = array.astype(np.float64)
+        if np.isinf(numbers).any():
+            rows = numbers.tolist()
+            raise _bad_number(layout, rows, layout.numeric)
+        return RowBatch(numeric=numbers, categorical=np.empty((len(numbers), 0), dtype=object))
+    if array.dtype.kind == "S":
+        array = np.char.decode(array, "utf-8", errors="replace")
+    # Mixed models: as text, through the CSV path's per-column conversion (NaN reads back as missing).
+    return _row_batch(layout, array.astype(str).tolist())
+
+
+PARSERS = {CSV: parse_csv, JSON: parse_json, JSONLINES: parse_jsonlines, NPY: parse_npy}
 
 
 @dataclass(frozen=True)
@@ -345,14 +400,13 @@ def encode_csv(predictions: Predictions) -> bytes:
     return "".join(lines).encode()
 
 
-def encode_json(predictions: Predictions) -> bytes:
-    """`{"predictions": [{"predicted_label", "score", "probabilities"} | {"score"}]}` (see the package doc)."""
+def _json_items(predictions: Predictions) -> list[dict[str, Any]]:
     if predictions.probabilities is None or predictions.classes is None:
         if predictions.classes is None:
             items: list[dict[str, Any]] = [{"score": value} for value in predictions.values]
         else:
             items = [{"predicted_label": value} for value in predictions.values]
-        return json.dumps({"predictions": items}).encode()
+        return items
     keys = [str(label) for label in predictions.classes]
     binary = len(keys) == 2
     items = []
@@ -360,7 +414,32 @@ def encode_json(predictions: Predictions) -> bytes:
         score = probabilities[1] if binary else max(probabilities)
         items.append({"predicted_label": value, "score": score, "probabilities": dict(zip(keys, probabilities,
                                                                                             strict=True))})
-    return json.dumps({"predictions": items}).encode()
+    return items
 
 
-ENCODERS = {CSV: encode_csv, JSON: encode_json}
+def encode_json(predictions: Predictions) -> bytes:
+    """`{"predictions": [{"predicted_label", "score", "probabilities"} | {"score"}]}` (see the package doc)."""
+    return json.dumps({"predictions": _json_items(predictions)}).encode()
+
+
+def encode_jsonlines(predictions: Predictions) -> bytes:
+    """One JSON object per line, the items of `encode_json` (batch transform joins lines back to rows)."""
+    return "".join([json.dumps(item) + "\n" for item in _json_items(predictions)]).encode()
+
+
+def encode_npy(predictions: Predictions) -> bytes:
+    """The CSV encoder's table as one .npy array: regression values (rows,); classification
+    (rows, 1 + classes) of `label, p(class 0), ...` as float64 when labels are numbers, else as text.
+    Never an object array: the SDK's NumpyDeserializer and `np.load(allow_pickle=False)` both read it."""
+    values = np.asarray(predictions.values)
+    if predictions.probabilities is None:
+        array = values if values.dtype.kind in "biuf" else values.astype(str)
+    elif values.dtype.kind in "biuf":
+        array = np.column_stack([values.astype(np.float64), predictions.probabilities])
+    else:
+        probabilities = [[repr(p) for p in row] for row in predictions.probabilities.tolist()]
+        array = np.array([[str(label), *row] for label, row in zip(predictions.values, probabilities, strict=True)])
+    return write_npy(array)
+
+
+ENCODERS = {CSV: encode_csv, JSON: encode_json, JSONLINES: encode_jsonlines, NPY: encode_npy}

@@ -136,4 +136,7 @@ def add_local_commands(commands: Any) -> Any:
     run.add_argument("--resume", action="store_true", help="continue the last failed run from its failed step")
     run.add_argument("--max-parallel", type=int, default=None, help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
+    from mlops.local.serve_command import add_serve_command
+
+    add_serve_command(sub)
     return sub

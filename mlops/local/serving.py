@@ -145,7 +145,7 @@ def unpack_model(work: WorkDir, model_data: str, model_dir: Path) -> None:
 
 def start_endpoint(
     work: WorkDir, model: ServedModel, folder: Path, *, endpoint_name: str, variant: str,
-    capture_dir: Path, capture_percent: float,
+    capture_dir: Path, capture_percent: float, port: int | None = None,
 ) -> Endpoint:
     """Start `serve` of the model's image with the model in `/opt/ml/model`; `wait_ready()` before use."""
     image = image_for(model.image)
@@ -154,7 +154,7 @@ def start_endpoint(
     sandbox = Sandbox(folder)
     sandbox.reset()
     unpack_model(work, model.model_data, sandbox.opt_ml / "model")
-    port = free_port()
+    port = free_port() if port is None else port
     # The package's container environment, then the Model's (the deployment spec), then what only a
     # local process needs (loopback port, one worker, capture written by the server itself).
     env = environment(sandbox, {
