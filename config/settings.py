@@ -232,6 +232,18 @@ class VpcConfig(_Frozen):
     security_group_ids: tuple[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")], ...] = Field(min_length=1)
 
 
+# -- Cost guardrails (issue 16) ------------------------------------------------------------------
+
+
+class BudgetConfig(_Frozen):
+    """An AWS Budgets cost budget on the environment's account, alerting the alerts topic."""
+
+    monthly_usd: float = Field(gt=0, le=10_000_000)
+    # Alert when actual spend passes this share of the amount, and when the forecast passes that one.
+    actual_percent: int = Field(80, ge=1, le=1000)
+    forecast_percent: int = Field(100, ge=1, le=1000)
+
+
 # -- Approval and persona trust (issue 12) -------------------------------------------------------
 # The one status a pipeline registers versions with; approving is a separate step (policies deny the
 # execution role any other status).
@@ -286,6 +298,7 @@ class EnvironmentConfig(_Frozen):
     inference: InferenceCodeConfig = InferenceCodeConfig()
     alerts: AlertsConfig
     vpc: VpcConfig | None = None
+    budget: BudgetConfig | None = None
     trusted_accounts: tuple[AccountId, ...] = ()
     personas: dict[str, PersonaTrust] = Field(default_factory=_default_personas)
 

@@ -46,6 +46,8 @@ class GovernanceStack(cdk.Stack):
                     iam.ServicePrincipal("sns.amazonaws.com"),
                     iam.ServicePrincipal("cloudwatch.amazonaws.com"),
                     iam.ServicePrincipal("events.amazonaws.com"),
+                    # Budgets alerts publish to the encrypted alerts topic.
+                    iam.ServicePrincipal("budgets.amazonaws.com"),
                 ],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
