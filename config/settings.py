@@ -244,6 +244,16 @@ class BudgetConfig(_Frozen):
     forecast_percent: int = Field(100, ge=1, le=1000)
 
 
+class ExperimentationConfig(_Frozen):
+    """The experimentation stack: a Studio domain for the personas and a managed MLflow tracking server."""
+
+    # None = on everywhere except prod (set true to have it in prod too).
+    enabled: bool | None = None
+    # Studio stops idle JupyterLab and Code Editor apps after this long (SageMaker allows 60 to 525600).
+    idle_timeout_minutes: int = Field(120, ge=60, le=525_600)
+    mlflow_server_size: Literal["Small", "Medium", "Large"] = "Small"
+
+
 # -- Approval and persona trust (issue 12) -------------------------------------------------------
 # The one status a pipeline registers versions with; approving is a separate step (policies deny the
 # execution role any other status).
@@ -299,8 +309,14 @@ class EnvironmentConfig(_Frozen):
     alerts: AlertsConfig
     vpc: VpcConfig | None = None
     budget: BudgetConfig | None = None
+    experimentation: ExperimentationConfig = ExperimentationConfig()
     trusted_accounts: tuple[AccountId, ...] = ()
     personas: dict[str, PersonaTrust] = Field(default_factory=_default_personas)
+
+    @property
+    def experimentation_enabled(self) -> bool:
+        enabled = self.experimentation.enabled
+        return self.name != "prod" if enabled is None else enabled
 
     @field_validator("personas")
     @classmethod
