@@ -233,6 +233,28 @@ class VpcConfig(_Frozen):
     security_group_ids: tuple[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")], ...] = Field(min_length=1)
 
 
+# -- Cost guardrails (issue 16) ------------------------------------------------------------------
+
+
+class BudgetConfig(_Frozen):
+    """An AWS Budgets cost budget on the environment's account, alerting the alerts topic."""
+
+    monthly_usd: float = Field(gt=0, le=10_000_000)
+    # Alert when actual spend passes this share of the amount, and when the forecast passes that one.
+    actual_percent: int = Field(80, ge=1, le=1000)
+    forecast_percent: int = Field(100, ge=1, le=1000)
+
+
+class ExperimentationConfig(_Frozen):
+    """The experimentation stack: a Studio domain for the personas and a managed MLflow tracking server."""
+
+    # None = on everywhere except prod (set true to have it in prod too).
+    enabled: bool | None = None
+    # Studio stops idle JupyterLab and Code Editor apps after this long (SageMaker allows 60 to 525600).
+    idle_timeout_minutes: int = Field(120, ge=60, le=525_600)
+    mlflow_server_size: Literal["Small", "Medium", "Large"] = "Small"
+
+
 # -- Approval and persona trust (issue 12) -------------------------------------------------------
 # The one status a pipeline registers versions with; approving is a separate step (policies deny the
 # execution role any other status).
@@ -287,8 +309,15 @@ class EnvironmentConfig(_Frozen):
     inference: InferenceCodeConfig = InferenceCodeConfig()
     alerts: AlertsConfig
     vpc: VpcConfig | None = None
+    budget: BudgetConfig | None = None
+    experimentation: ExperimentationConfig = ExperimentationConfig()
     trusted_accounts: tuple[AccountId, ...] = ()
     personas: dict[str, PersonaTrust] = Field(default_factory=_default_personas)
+
+    @property
+    def experimentation_enabled(self) -> bool:
+        enabled = self.experimentation.enabled
+        return self.name != "prod" if enabled is None else enabled
 
     @field_validator("personas")
     @classmethod

@@ -13,8 +13,11 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import Construct, IConstruct
 
+from governance.rules.pack import PACK_NAME, MlopsChecks
+
 AWS = "AwsSolutions::AwsSolutions-"
 NIST = "NIST.800.53.R5::NIST.800.53.R5-"
+MLOPS = f"{PACK_NAME}::{PACK_NAME}-"
 
 ANY = "<any>"
 
@@ -119,6 +122,13 @@ REASONS: dict[str, str] = {
     "monitoring job per period, named <schedule>-<execution id>; the prefix is the environment's own schedule.",
     f"{NIST}SageMakerEndpointConfigurationKMSKeyConfigured": "A serverless variant (endpoint.serverless, non-prod "
     "only) has no ML storage volume to encrypt; SageMaker refuses a KmsKeyId for it.",
+    # --- The MLOps pack (governance/rules/) ---
+    f"{MLOPS}MonitoringJobNetworkIsolation": "The scheduled-job monitoring engine's container puts its CloudWatch "
+    "metrics itself (PutMetricData), which network isolation would block; it runs with the execution role as its "
+    "only credentials, inside the configured VPC when there is one. Model Monitor's engine keeps isolation on.",
+    f"{MLOPS}SageMakerRoleBoundary": "The execution role's one managed policy is the jobs' least-privilege grant, "
+    "scoped to the environment's buckets, key, images, group and pipeline (governance/execution_role.py); the "
+    "permission boundary is written for the persona roles and would deny job actions, so jobs get no boundary yet.",
     f"{AWS}IAM5[Action::{ANY}*]": "Wildcard actions appear only in explicit Deny statements (the boundary's and "
     "the auditor's), where a wider match denies more, or in read-only prefixes (Describe*, List*, Get*).",
 }
@@ -174,5 +184,5 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def add_compliance_checks(scope: Construct) -> None:
-    """Run both nag packs on an App or Stage: any unacknowledged finding fails synthesis."""
-    cdk.Validations.of(scope).add_plugins(AwsSolutionsChecks(scope), NIST80053R5Checks(scope))
+    """Run both nag packs and the MLOps pack on an App or Stage: any unacknowledged finding fails synthesis."""
+    cdk.Validations.of(scope).add_plugins(AwsSolutionsChecks(scope), NIST80053R5Checks(scope), MlopsChecks())

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from config.naming import BUCKET_PURPOSES, Names
 from config.settings import EnvironmentConfig
-from governance.compliance import AWS, NIST, acknowledge, acknowledge_policy_wildcards
+from governance.compliance import AWS, MLOPS, NIST, acknowledge, acknowledge_policy_wildcards
 from governance.policies import PERSONAS, execution_role_policy, permission_boundary, persona_policy
 from governance.trust import persona_trust_policy, session_hours
 from stacks.constructs.secure_bucket import Retention, SecureBucket, access_log_bucket
@@ -46,6 +46,8 @@ class GovernanceStack(cdk.Stack):
                     iam.ServicePrincipal("sns.amazonaws.com"),
                     iam.ServicePrincipal("cloudwatch.amazonaws.com"),
                     iam.ServicePrincipal("events.amazonaws.com"),
+                    # Budgets alerts publish to the encrypted alerts topic.
+                    iam.ServicePrincipal("budgets.amazonaws.com"),
                 ],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
@@ -91,6 +93,7 @@ class GovernanceStack(cdk.Stack):
             roles=[self.execution_role],
         )
         acknowledge_policy_wildcards(execution_policy, execution_document)
+        acknowledge(self.execution_role, f"{MLOPS}SageMakerRoleBoundary")
 
         boundary_document = permission_boundary(names, self.key.key_arn)
         self.boundary = iam.ManagedPolicy(

@@ -30,6 +30,7 @@ from deployment.endpoint import ServedVersion
 from deployment.monitoring import MonitoringJobSpec, monitoring_jobs
 from deployment.retraining import drift_alarm_event_pattern, retrains_on_drift, training_schedule
 from governance.compliance import acknowledge_policy_wildcards
+from stacks.constructs.cost_budget import CostBudget
 from stacks.constructs.metric_alarm import metric_alarm
 from stacks.constructs.monitoring_jobs import ModelMonitorJob, ScheduledMonitoringJob
 
@@ -42,6 +43,11 @@ class MonitoringStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.names = names = Names.of(env_config)
         self.topic = self._topic(env_config)
+        if env_config.budget is not None:
+            CostBudget(self, "CostBudget", budget_name=f"{names.prefix}-monthly", topic=self.topic,
+                       monthly_usd=env_config.budget.monthly_usd, actual_percent=env_config.budget.actual_percent,
+                       forecast_percent=env_config.budget.forecast_percent, account=names.account,
+                       partition=names.partition)
         self.jobs: list[MonitoringJobSpec] = []
         self.alarms: list[cloudwatch.CfnAlarm] = []
         schedule_statements: list[dict[str, Any]] = []

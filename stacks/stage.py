@@ -15,6 +15,7 @@ from deployment.endpoint import served_version
 from governance.compliance import add_compliance_checks
 from stacks.containers_stack import ContainersStack
 from stacks.endpoint_stack import EndpointStack
+from stacks.experimentation_stack import ExperimentationStack
 from stacks.governance_stack import GovernanceStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.pipeline_stack import PipelineStack
@@ -31,6 +32,7 @@ class EnvironmentStacks:
     pipeline: PipelineStack
     monitoring: MonitoringStack
     endpoint: EndpointStack | None = None
+    experimentation: ExperimentationStack | None = None
     # One line each about what was left out and how to add it (printed by app.py).
     notes: tuple[str, ...] = ()
 
@@ -38,6 +40,11 @@ class EnvironmentStacks:
 def skipped_endpoint_note(env_config: EnvironmentConfig) -> str:
     return (f"{env_config.name}: no endpoint, monitoring jobs or alarms (no model version given): pass "
             f"-c model_version=N; `mlops registry newest-approved --env {env_config.name}` prints it")
+
+
+def experimentation_note(env_config: EnvironmentConfig) -> str:
+    return (f"{env_config.name}: no experimentation stack (Studio, MLflow): a Studio domain needs the vpc block; "
+            "add one, or set experimentation.enabled: false to silence this note")
 
 
 def serverless_note(env_config: EnvironmentConfig) -> str:
@@ -133,12 +140,23 @@ def add_environment(scope: Construct, env_config: EnvironmentConfig,
     monitoring.add_stack_dependency(pipeline, reason="retraining starts the pipeline")
     if endpoint is not None:
         monitoring.add_stack_dependency(endpoint, reason="monitoring schedules need the endpoint and its capture")
-    stacks = [governance, containers, registry, pipeline, monitoring, *([endpoint] if endpoint else [])]
+    experimentation = None
+    if env_config.experimentation_enabled and env_config.vpc is None:
+        notes.append(experimentation_note(env_config))
+    elif env_config.experimentation_enabled:
+        experimentation = ExperimentationStack(
+            scope, names.stack("experimentation"), env_config=env_config,
+            stack_name=names.stack("experimentation"),
+            description=f"{names.prefix}: Studio domain for the personas and the MLflow tracking server", **common)
+        experimentation.add_stack_dependency(governance, reason="Studio and MLflow name the roles, key and bucket")
+    stacks = [governance, containers, registry, pipeline, monitoring, *([endpoint] if endpoint else []),
+              *([experimentation] if experimentation else [])]
     for stack in stacks:
         for key, value in tags.items():
             cdk.Tags.of(stack).add(key, value)
     return EnvironmentStacks(governance=governance, containers=containers, registry=registry, pipeline=pipeline,
-                             monitoring=monitoring, endpoint=endpoint, notes=tuple(notes))
+                             monitoring=monitoring, endpoint=endpoint, experimentation=experimentation,
+                             notes=tuple(notes))
 
 
 class MlopsStage(cdk.Stage):

@@ -18,6 +18,7 @@ from deployment.monitoring import (
     VOLUME_GB,
     MonitoringJobSpec,
 )
+from governance.compliance import MLOPS, acknowledge
 
 # EventBridge Scheduler's universal target for the SageMaker API (the request is the target input).
 CREATE_PROCESSING_JOB_TARGET = "arn:{partition}:scheduler:::aws-sdk:sagemaker:createProcessingJob"
@@ -106,3 +107,4 @@ class ScheduledMonitoringJob(Construct):
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=0,
                                                                        maximum_event_age_in_seconds=3600)),
         )
+        acknowledge(self.schedule, f"{MLOPS}MonitoringJobNetworkIsolation")
