@@ -31,7 +31,10 @@ import numpy as np
 
 from containers.inference.codec import (
     ENCODERS,
+    JSONLINES,
+    NPY,
     PARSERS,
+    RESPONSE_TYPES,
     BadRequestError,
     FeatureLayout,
     Predictions,
@@ -184,7 +187,7 @@ def as_row_batch(data: Any, layout: FeatureLayout) -> RowBatch:
 def default_input(body: bytes, content_type: str, layout: FeatureLayout) -> RowBatch:
     parse = PARSERS.get(media_type(content_type))
     if parse is None:
-        raise BadRequestError(415, f"Content-Type {content_type!r} not supported; use text/csv or application/json")
+        raise BadRequestError(415, f"Content-Type {content_type!r} not supported; use one of {', '.join(PARSERS)}")
     return parse(body, layout)
 
 
@@ -192,15 +195,32 @@ def default_output(prediction: Any, accept: str | None, default_accept: str) -> 
     """Our encoders for our Predictions; otherwise the toolkit's: JSON of the array or CSV rows."""
     response_type = negotiate_accept(accept, default_accept)
     if response_type is None:
-        raise BadRequestError(406, f"Accept {accept!r} not supported; use text/csv or application/json")
+        raise BadRequestError(406, f"Accept {accept!r} not supported; use one of {', '.join(RESPONSE_TYPES)}")
     if isinstance(prediction, Predictions):
         return ENCODERS[response_type](prediction), response_type
     values = prediction.tolist() if hasattr(prediction, "tolist") else prediction
     if response_type == "application/json":
         return json.dumps(values).encode(), response_type
+    if response_type == JSONLINES:
+        rows = values if isinstance(values, list) else [values]
+        return "".join(json.dumps(row) + "\n" for row in rows).encode(), response_type
+    if response_type == NPY:
+        return _npy_bytes(values), response_type
     rows = values if isinstance(values, list) else [values]
     lines = [",".join(map(str, row)) if isinstance(row, list | tuple) else str(row) for row in rows]
     return ("\n".join(lines) + "\n").encode(), response_type
+
+
+def _npy_bytes(values: Any) -> bytes:
+    """A custom predict_fn's result as .npy, never pickled: numbers as they are, anything else as text."""
+    import io
+
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        array = array.astype(str)
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
 
 
 def encoded_response(result: Any, accept: str) -> tuple[bytes, str]:

@@ -203,3 +203,22 @@ def test_inference_py_that_fails_to_import_keeps_ping_503_with_the_reason(
     error = json.loads(answer)["error"]
     assert "code/inference.py: import failed: ModuleNotFoundError" in error
     assert "a_module_that_is_not_installed" in error
+
+
+def test_a_custom_predict_fn_result_is_encoded_as_the_accept_asks() -> None:
+    # Not our Predictions: the toolkit's default output, for every type the server negotiates.
+    import io
+
+    from containers.inference.handlers import default_output
+
+    values = np.array([[0.25, 0.75], [1.0, 0.0]])
+    body, kind = default_output(values, "application/jsonlines", "application/json")
+    assert kind == "application/jsonlines"
+    assert [json.loads(line) for line in body.decode().splitlines()] == [[0.25, 0.75], [1.0, 0.0]]
+    body, kind = default_output(values, "application/x-npy", "application/json")
+    assert kind == "application/x-npy"
+    assert np.array_equal(np.load(io.BytesIO(body), allow_pickle=False), values)
+    body, _ = default_output(["yes", "no"], "application/x-npy", "application/json")
+    assert np.load(io.BytesIO(body), allow_pickle=False).tolist() == ["yes", "no"]
+    body, kind = default_output(values, "text/csv", "application/json")
+    assert (body, kind) == (b"0.25,0.75\n1.0,0.0\n", "text/csv")
