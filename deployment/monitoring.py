@@ -275,10 +275,11 @@ def ground_truth_uri(names: Names) -> str:
 def model_quality_job(env: EnvironmentConfig, served: ServedVersion,
                       image_tag: str | None = None) -> MonitoringJobSpec:
     names = Names.of(env)
-    # The inference server answers CSV as `label` or `label,probability` (binary): column 0 is the label.
+    # The inference server answers CSV as `label` or, binary, `label,p(class 0),p(class 1)` (classes sorted):
+    # column 0 is the label, column 2 the score of the positive class (the last, as Evaluate scores it).
     attributes = {"inference_attribute": "0"}
     if env.data.problem_type.value == "BinaryClassification":
-        attributes |= {"probability_attribute": "1", "probability_threshold_attribute": "0.5"}
+        attributes |= {"probability_attribute": "2", "probability_threshold_attribute": "0.5"}
     return MonitoringJobSpec(
         kind="model-quality", schedule_name=names.model_quality_schedule,
         output_uri=report_root(names, names.model_quality_schedule),

@@ -1,19 +1,26 @@
-"""A data-quality monitoring run over the captured requests: the deployment spec's job, run as a process."""
+"""The monitoring runs over the captured requests (data quality; model quality against uploaded ground
+truth): the deployment spec's jobs, run as processes."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from config.naming import DATA_QUALITY_NAMESPACE, Names
+from config.naming import DATA_QUALITY_NAMESPACE, MODEL_QUALITY_NAMESPACE, Names
+from config.settings import EnvironmentConfig
+from containers.contracts.model_quality_constraints import CONSTRAINTS_KEYS
 from containers.monitor.publish import put_metric_records
-from deployment.endpoint import capture_destination
+from deployment.endpoint import ServedVersion, capture_destination
 from deployment.monitoring import (
+    CAPTURE_FORMAT,
+    LOCAL_INSTANCE_TYPE,
     Baseline,
+    ground_truth_uri,
     local_data_quality_job,
+    model_quality_job,
     report_root,
     schedule_constraints,
     window_times,
@@ -26,10 +33,11 @@ from mlops.local.steps.processing import run_processing_job
 from mlops.local.workdir import WorkDir, join_s3
 
 # schedule_constraints is the spec's; the loop imports it from here with the rest of the monitoring run.
-__all__ = ["MonitoringRun", "capture_prefix", "monitoring_job", "publish_metrics", "report_prefix", "run_monitoring",
-           "schedule_constraints"]
+__all__ = ["MonitoringRun", "capture_prefix", "gate_constraints", "ground_truth_uri", "model_quality_monitoring_job",
+           "monitoring_job", "publish_metrics", "report_prefix", "run_monitoring", "schedule_constraints"]
 
 JOB_NAME = "DataQualityMonitoring"
+MODEL_QUALITY_JOB_NAME = "ModelQualityMonitoring"
 
 
 @dataclass(frozen=True)
@@ -55,8 +63,35 @@ def monitoring_job(
                                        start=times["start"], end=times["end"], metric_time=times["metric_time"])
 
 
+def model_quality_monitoring_job(
+    env: EnvironmentConfig, served: ServedVersion, *, analyzer_image: str, capture_uri: str, baseline: Baseline,
+    output_uri: str, start: datetime, end: datetime, metric_time: datetime,
+) -> dict[str, Any]:
+    """The model-quality job of the deployment spec as local mode runs it: local mode stands in for
+    Model Monitor, whose merge job it leaves to the image (raw capture + `ground_truth_source`), and
+    publishes the metric files itself; the baseline constraints are what make the image emit metrics."""
+    names = Names.of(env)
+    spec = replace(model_quality_job(env, served), engine="model-monitor", image_uri=analyzer_image,
+                   instance_type=LOCAL_INSTANCE_TYPE, capture_uri=capture_uri, output_uri=output_uri,
+                   baseline=baseline, dataset_format=CAPTURE_FORMAT,
+                   environment={"publish_cloudwatch_metrics": "Enabled"}, subnet_ids=(), security_group_ids=())
+    times = window_times(start, end, metric_time)
+    return spec.processing_job_request(job_name=f"{names.model_quality_schedule}-{end:%Y%m%d%H%M%S}",
+                                       start=times["start"], end=times["end"], metric_time=times["metric_time"])
+
+
+def gate_constraints(env: EnvironmentConfig) -> dict[str, Any]:
+    """Model-quality constraints.json holding the quality gate: the live metric must not fall below
+    (or rise above) the threshold that approved the model, the same line the model-quality alarm draws."""
+    gate = env.quality_gate
+    operator = "LessThanThreshold" if gate.direction == "higher" else "GreaterThanThreshold"
+    return {"version": 0.0, CONSTRAINTS_KEYS[env.data.problem_type.value]: {
+        gate.metric: {"threshold": gate.threshold, "comparison_operator": operator}}}
+
+
 def run_monitoring(
-    work: WorkDir, names: Names, job: dict[str, Any], folder: Path, execution_id: str,
+    work: WorkDir, names: Names, job: dict[str, Any], folder: Path, execution_id: str, *,
+    job_label: str = JOB_NAME,
 ) -> MonitoringRun:
     """Run the job with the analyzer's code; its statistics, violations and CloudWatch metric records."""
     sandbox = Sandbox(folder)
@@ -67,9 +102,9 @@ def run_monitoring(
         sagemaker=lambda: None,
     )
     try:
-        run_processing_job(job, context, sandbox, JOB_NAME)
+        run_processing_job(job, context, sandbox, job_label)
     except JobFailed as failure:
-        raise LocalModeError(f"the monitoring job failed: {failure.reason} (log: {sandbox.log})") from failure
+        raise LocalModeError(f"the {job_label} job failed: {failure.reason} (log: {sandbox.log})") from failure
     output_uri = str(job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"])
     output = work.s3_path(output_uri)
     statistics = json.loads((output / "statistics.json").read_text(encoding="utf-8"))
@@ -83,10 +118,14 @@ def run_monitoring(
                          log=sandbox.log)
 
 
-def publish_metrics(cloudwatch: Any, records: list[dict[str, Any]]) -> int:
-    """PutMetricData of the analyzer's records into the data-quality namespace, as Model Monitor does
+def publish_metrics(cloudwatch: Any, records: list[dict[str, Any]], namespace: str = DATA_QUALITY_NAMESPACE) -> int:
+    """PutMetricData of the analyzer's records into the job's namespace, as Model Monitor does
     (the same code the image uses in the scheduled-job engine); how many were sent."""
-    return put_metric_records(records, DATA_QUALITY_NAMESPACE, cloudwatch)
+    return put_metric_records(records, namespace, cloudwatch)
+
+
+def publish_model_quality_metrics(cloudwatch: Any, records: list[dict[str, Any]]) -> int:
+    return publish_metrics(cloudwatch, records, MODEL_QUALITY_NAMESPACE)
 
 
 def capture_prefix(names: Names, variant: str) -> str:

@@ -241,6 +241,8 @@ def render_report(summary: RunSummary) -> str:
         sections.append(f"<h2>Serving</h2><p class='muted'>{_e(s.serve_note)}</p>")
     if s.monitoring:
         sections.append(_drift_section(s))
+    if s.model_quality:
+        sections.append(_model_quality_section(s))
     if s.alarms:
         rows = [(_e(a["name"]), _pill(a["state"], STATE_COLORS.get(a["state"], "#777")), _e(a["old"]),
                  _number(a.get("latest")), _e(a["threshold"]), _e(a["reason"]))
@@ -269,8 +271,9 @@ def _drift_section(s: RunSummary) -> str:
     assert s.monitoring is not None
     baseline = {str(f["name"]): f for f in (s.baseline_statistics or {}).get("features", [])}
     live = {str(f["name"]): f for f in s.monitoring.get("statistics", {}).get("features", [])}
-    states = {a["metric"][len("feature_baseline_drift_"):]: a["state"] for a in s.alarms}
-    threshold = s.alarms[0]["threshold"] if s.alarms else None
+    drift_alarms = [a for a in s.alarms if a["metric"].startswith("feature_baseline_drift_")]
+    states = {a["metric"][len("feature_baseline_drift_"):]: a["state"] for a in drift_alarms}
+    threshold = drift_alarms[0]["threshold"] if drift_alarms else None
     drifted = {item["name"] for item in s.drifted_features}
     order = sorted(baseline, key=lambda name: -s.drift.get(name, -1.0))
     cards = []
@@ -292,3 +295,27 @@ def _drift_section(s: RunSummary) -> str:
             f"{s.metrics_published} CloudWatch metrics published; alarm threshold {_e(threshold)}.</p>"
             f"<h3>Violations ({len(violations)})</h3>{table if violations else '<p class=muted>none</p>'}"
             f"<h3>Features by drift distance</h3>{legend}<div class='features'>{''.join(cards)}</div>")
+
+
+def _model_quality_section(s: RunSummary) -> str:
+    """Live model quality (captured test requests joined with their ground truth) beside the Evaluate
+    step's figures on the same split, and the model-quality alarm on the gate metric."""
+    quality = s.model_quality
+    assert quality is not None
+    evaluated = dict(_metrics_rows(s.evaluation))
+    gate = quality["gate_metric"]
+    rows = [(f"<b>{_e(name)}</b>" if name == gate else _e(name), _e(evaluated.get(name, "")), _number(value))
+            for name, value in quality["metrics"].items()]
+    alarm = quality.get("alarm")
+    state = (f"alarm <code>{_e(alarm['name'])}</code> "
+             f"{_pill(alarm['state'], STATE_COLORS.get(alarm['state'], '#777'))} (threshold {_e(alarm['threshold'])})"
+             if alarm else "alarm not evaluated")
+    violations = quality["violations"]
+    listed = "".join(f"<li>{_e(v.get('description'))}</li>" for v in violations)
+    return (f"<h2>Model quality (live, against ground truth)</h2><p>{quality['labelled_requests']} replayed test "
+            f"requests labelled in <code>{_e(quality['ground_truth'])}</code>; output "
+            f"<code>{_e(quality['output'])}</code>; {quality['metrics_published']} CloudWatch metrics published; "
+            f"{state}.</p>"
+            + _table(("metric", "test split (Evaluate)", "live"), rows, raw=True)
+            + (f"<h3>Violations ({len(violations)})</h3><ul>{listed}</ul>" if violations
+               else "<p class='muted'>No model-quality violation of the quality gate.</p>"))

@@ -23,6 +23,8 @@ from mlops.local.workdir import WorkDir
 READY_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
+# What InvokeEndpoint sends for its InferenceId; the server records it as the capture's inferenceId.
+INFERENCE_ID_HEADER = "X-Amzn-SageMaker-Inference-Id"
 
 
 def free_port() -> int:
@@ -103,15 +105,18 @@ class Endpoint:
             time.sleep(0.05)
         raise LocalModeError(f"the inference server did not answer /ping within {timeout:g}s:\n{log_tail(self.log)}")
 
-    def replay(self, payloads: Sequence[bytes], rows: int) -> ReplayStats:
-        """POST each CSV payload to /invocations over one keep-alive connection."""
+    def replay(self, payloads: Sequence[bytes], rows: int, inference_ids: Sequence[str] = ()) -> ReplayStats:
+        """POST each CSV payload to /invocations over one keep-alive connection; with `inference_ids`
+        (one per payload) each request carries its id, as InvokeEndpoint's InferenceId does."""
         stats = ReplayStats()
         started = time.perf_counter()
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT_S)
         try:
-            for body in payloads:
-                status, answer = self.request(connection, "POST", "/invocations", body,
-                                              {"Content-Type": "text/csv", "Accept": "text/csv"})
+            for index, body in enumerate(payloads):
+                headers = {"Content-Type": "text/csv", "Accept": "text/csv"}
+                if inference_ids:
+                    headers[INFERENCE_ID_HEADER] = inference_ids[index]
+                status, answer = self.request(connection, "POST", "/invocations", body, headers)
                 stats.requests += 1
                 if status != 200:
                     stats.failures.append(f"HTTP {status}: {answer[:200].decode(errors='replace')}")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from containers.contracts.data_schema import SCHEMA_FILE, SCHEMA_REFUSAL, SCHEMA_VIOLATIONS_FILE
-from deployment.alarms import drift_alarms, monitored_drift_alarms
+from deployment.alarms import drift_alarms, model_quality_alarm, monitored_drift_alarms
 from deployment.endpoint import VARIANT
 from mlops import registry
 from mlops.local.alarm_evaluation import evaluate_alarms, put_alarms, received_alerts
@@ -30,9 +30,10 @@ from mlops.local.monitoring import (
     schedule_constraints,
 )
 from mlops.local.provision import Provisioned
+from mlops.local.quality_stage import model_quality_alarm_row, monitor_model_quality, request_ids, write_ground_truth
 from mlops.local.run_context import SUMMARY_FILE, RunContext
 from mlops.local.serving import ServedModel, served_model
-from mlops.local.traffic import Feature, csv_payloads, drifted, for_capture, read_rows
+from mlops.local.traffic import Feature, csv_payloads, drifted, for_capture, read_labels, read_rows
 from mlops.local.workdir import join_s3
 from pipelines.definition import PREPROCESS, gate_metric_path
 
@@ -77,7 +78,7 @@ def serve_and_monitor(ctx: RunContext, aws: LocalAws, record: ExecutionRecord, d
     features = _features(ctx, str(statistics_uri))
     started = datetime.now(UTC).replace(microsecond=0)
     with ctx.stage("serve") as note:
-        serve_and_replay(ctx, model, str(test_uri), features, note)
+        ground_truth, labelled = serve_and_replay(ctx, model, str(test_uri), features, note)
     # Capture records carry second-resolution times: the window ends after the last one.
     ended = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
     analyzer = next((step["Arguments"]["AppSpecification"]["ImageUri"] for step in definition["Steps"]
@@ -90,6 +91,14 @@ def serve_and_monitor(ctx: RunContext, aws: LocalAws, record: ExecutionRecord, d
             schema_uri=_schedule_schema(ctx),
         )
         monitor(ctx, aws, job, note)
+    evaluation_uri = described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
+    if evaluation_uri:
+        with ctx.stage("model quality") as note:
+            monitor_model_quality(ctx, aws, model, analyzer_image=analyzer, evaluation_uri=str(evaluation_uri),
+                                  ground_truth=ground_truth, labelled_requests=labelled, start=started, end=ended,
+                                  note=note)
+    else:
+        ctx.progress.stage("model quality", "skipped", f"version {model.version} registers no evaluation")
     with ctx.stage("alarms") as note:
         evaluate_drift_alarms(ctx, aws, provisioned, [name for name, _ in features], note)
         ctx.persist(aws)
@@ -120,7 +129,9 @@ def _schedule_schema(ctx: RunContext) -> str | None:
 
 
 def serve_and_replay(ctx: RunContext, model: ServedModel, test_uri: str, features: list[tuple[str, str]],
-                     note: Callable[[str], None]) -> None:
+                     note: Callable[[str], None]) -> tuple[str, int]:
+    """Replay the test split and its drifted copy; the test requests' ground-truth file and how many
+    requests it labels."""
     endpoint = ctx.endpoint
     if endpoint is None or endpoint.model.arn != model.arn:
         endpoint = ctx.start_endpoint(model)
@@ -145,8 +156,13 @@ def serve_and_replay(ctx: RunContext, model: ServedModel, test_uri: str, feature
     ctx.summary.drifted_features = [asdict(item) for item in changed]
     percent = float(ctx.env.endpoint.data_capture_percent)
     normal_rows, drifted_rows = for_capture(rows, percent), for_capture(shifted, percent)
-    normal = endpoint.replay(csv_payloads(normal_rows), len(normal_rows))
-    drift = endpoint.replay(csv_payloads(drifted_rows), len(drifted_rows))
+    labels = [row[0] for row in for_capture([[label] for label in read_labels(ctx.work.s3_path(test_uri),
+                                                                              ctx.env.data.target)], percent)]
+    normal_payloads, drifted_payloads = csv_payloads(normal_rows), csv_payloads(drifted_rows)
+    normal_ids = request_ids(ctx.execution_id, "test", len(normal_payloads))
+    normal = endpoint.replay(normal_payloads, len(normal_rows), normal_ids)
+    drift = endpoint.replay(drifted_payloads, len(drifted_rows),
+                            request_ids(ctx.execution_id, "drifted", len(drifted_payloads)))
     # The simulated drift may leave the data contract: the server refusing those rows is the contract
     # working, not a failed request (the monitor reports what reaches the capture).
     refused = [item for item in drift.failures if SCHEMA_REFUSAL in item]
@@ -163,8 +179,11 @@ def serve_and_replay(ctx: RunContext, model: ServedModel, test_uri: str, feature
     if failures:
         raise LocalModeError(f"{len(failures)} request(s) failed, first: {failures[0]} "
                              f"(server log: {endpoint.log})")
+    # Labels arrive after the answers, as they would from people; the test split's requests only.
+    ground_truth = write_ground_truth(ctx, labels, normal_ids, datetime.now(UTC))
     note(f"version {model.version}: {len(rows)} test + {len(shifted)} drifted rows in "
          f"{normal.requests + drift.requests} requests")
+    return ground_truth, len(normal_ids)
 
 
 def monitor(ctx: RunContext, aws: LocalAws, job: dict[str, Any], note: Callable[[str], None]) -> None:
@@ -189,6 +208,9 @@ def evaluate_drift_alarms(ctx: RunContext, aws: LocalAws, provisioned: Provision
     # (--data) watches every feature of that data's baseline instead.
     specs = (drift_alarms(ctx.env, features) if ctx.user_data is not None
              else monitored_drift_alarms(ctx.env, features))
+    quality_alarm = model_quality_alarm(ctx.env)
+    if ctx.summary.model_quality is not None:
+        specs = [*specs, quality_alarm]
     put_alarms(cloudwatch, specs)
     evaluations = evaluate_alarms(cloudwatch, aws.client("sns"), specs, account=aws.account, region=aws.region,
                                   now=datetime.now(UTC))
@@ -197,6 +219,7 @@ def evaluate_drift_alarms(ctx: RunContext, aws: LocalAws, provisioned: Provision
          "reason": item.reason, "latest": item.latest, "threshold": item.spec.threshold}
         for item in evaluations
     ]
+    model_quality_alarm_row(ctx, ctx.summary.alarms, quality_alarm.name)
     ctx.summary.alerts = received_alerts(aws.client("sqs"), provisioned.queue_url)
     in_alarm = sum(1 for item in evaluations if item.new_state == "ALARM")
     note(f"{in_alarm} of {len(evaluations)} in ALARM, {len(ctx.summary.alerts)} alert(s) delivered")

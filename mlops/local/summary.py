@@ -83,6 +83,27 @@ class AlarmRow(TypedDict):
     threshold: float
 
 
+class ModelQualityAlarm(TypedDict):
+    name: str
+    state: str
+    reason: str
+    threshold: float
+
+
+class ModelQuality(TypedDict):
+    """The model-quality job over the replayed test requests, joined with their ground truth."""
+
+    output: str
+    ground_truth: str
+    labelled_requests: int
+    metrics: dict[str, float]
+    gate_metric: str
+    violations: list[dict[str, Any]]
+    metrics_published: int
+    log: str
+    alarm: NotRequired[ModelQualityAlarm]
+
+
 @dataclass
 class RunSummary:
     """Everything a run found, in the order the stages ran (summary.json, the report, the summary)."""
@@ -115,6 +136,7 @@ class RunSummary:
     baseline_statistics: dict[str, Any] | None = None
     metrics_published: int = 0
     drift: dict[str, float] = field(default_factory=dict)
+    model_quality: ModelQuality | None = None
     alarms: list[AlarmRow] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)

@@ -1,9 +1,11 @@
-"""Replay traffic: the test split as request rows, and a drifted copy with some features moved."""
+"""Replay traffic: the test split as request rows, a drifted copy with some features moved, and the
+test rows' labels as ground-truth uploads for the requests that carried them."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import statistics
 from collections import Counter
@@ -55,6 +57,40 @@ def read_rows(test_csv: Path, features: Sequence[Feature], limit: int = MAX_REPL
     if not rows:
         raise LocalModeError(f"{test_csv}: the test split has no rows to replay")
     return rows
+
+
+def read_labels(test_csv: Path, target: str, limit: int = MAX_REPLAY_ROWS) -> list[str]:
+    """The target column of the test split, row for row in the order read_rows reads the features."""
+    files = [test_csv] if test_csv.is_file() else sorted(test_csv.rglob("*.csv"))
+    labels: list[str] = []
+    for path in files:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            if target not in header:
+                raise LocalModeError(f"{path}: the test split has no target column {target!r} to label requests with")
+            position = header.index(target)
+            for number, line in enumerate(reader, start=2):
+                if position >= len(line) or line[position] == "":
+                    raise LocalModeError(f"{path}: row {number} has no {target!r} label")
+                labels.append(line[position])
+                if len(labels) >= limit:
+                    return labels
+    return labels
+
+
+def ground_truth_lines(labels: Sequence[str], inference_ids: Sequence[str],
+                       rows_per_request: int = ROWS_PER_REQUEST) -> str:
+    """SageMaker's ground-truth upload, one JSON line per request: its rows' labels as CSV (one per
+    line, as the request sent its rows) keyed by the request's inference id."""
+    lines = []
+    for index, start in enumerate(range(0, len(labels), rows_per_request)):
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows([label] for label in labels[start:start + rows_per_request])
+        lines.append(json.dumps({"groundTruthData": {"data": buffer.getvalue().rstrip("\n"), "encoding": "CSV"},
+                                 "eventMetadata": {"eventId": inference_ids[index]}, "eventVersion": "0"},
+                                separators=(",", ":")))
+    return "".join(line + "\n" for line in lines)
 
 
 def _number(text: str) -> float | None:

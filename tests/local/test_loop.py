@@ -268,3 +268,51 @@ def test_monitoring_judges_drift_by_the_environments_drift_threshold(loop_runs: 
         distance, threshold = map(float, violation["description"].split("distance: ")[1].split(" exceeds threshold: "))
         assert threshold == env.monitoring.drift_threshold
         assert distance > threshold
+
+
+def test_ground_truth_labels_every_replayed_test_request_in_the_upload_contract(loop_runs: LoopRuns) -> None:
+    summary = loop_runs.first.summary
+    names = Names.of(load_environment("dev"))
+    ground_truth = Path(summary["files"]["ground truth"])
+    root = loop_runs.work / "s3" / names.bucket("data") / "ground-truth" / names.endpoint
+    # <prefix>/yyyy/mm/dd/hh/<file>.jsonl, as SageMaker reads uploads.
+    assert len(ground_truth.relative_to(root).parts) == 5
+    records = [json.loads(line) for line in ground_truth.read_text().splitlines()]
+    for record in records:
+        assert set(record) == {"groundTruthData", "eventMetadata", "eventVersion"}
+        assert record["groundTruthData"]["encoding"] == "CSV"
+        assert set(record["eventMetadata"]) == {"eventId"}
+    labelled = {record["eventMetadata"]["eventId"]: record for record in records}
+    capture = loop_runs.work / "s3" / names.bucket("capture") / "datacapture" / names.endpoint / "AllTraffic"
+    captured = {}
+    for path in capture.rglob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            event = json.loads(line)
+            captured[event["eventMetadata"].get("inferenceId")] = event
+    test_requests = {key: event for key, event in captured.items()
+                     if key and key.startswith(f"{summary['execution_id']}-test-")}
+    # dev captures 100 %: every replayed test request is captured, and each has its labels.
+    assert set(test_requests) == set(labelled)
+    assert len(labelled) == summary["model_quality"]["labelled_requests"]
+    for key, event in test_requests.items():
+        rows = event["captureData"]["endpointInput"]["data"].strip().splitlines()
+        assert len(labelled[key]["groundTruthData"]["data"].splitlines()) == len(rows)
+
+
+def test_live_model_quality_equals_the_evaluate_step_and_its_alarm_is_ok(loop_runs: LoopRuns) -> None:
+    summary = loop_runs.first.summary
+    quality = summary["model_quality"]
+    evaluated = summary["evaluation"]["binary_classification_metrics"]
+    # The same test rows through the served model: the Evaluate step's figures, up to float rounding.
+    for name in ("auc", "accuracy", "precision", "recall", "f1"):
+        assert quality["metrics"][name] == pytest.approx(evaluated[name]["value"], abs=1e-9), name
+    assert quality["violations"] == []
+    assert quality["metrics_published"] > 0
+    assert quality["alarm"]["state"] == "OK"
+    gate = summary["gate"]
+    row = next(alarm for alarm in summary["alarms"] if alarm["name"] == quality["alarm"]["name"])
+    assert (row["metric"], row["threshold"]) == (gate["metric"], gate["threshold"])
+    assert row["latest"] == pytest.approx(evaluated[gate["metric"]]["value"], abs=1e-9)
+    report = Path(summary["files"]["report"]).read_text()
+    assert "Model quality (live, against ground truth)" in report
+    assert "Data quality and drift" in report

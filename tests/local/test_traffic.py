@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from containers.contracts.ground_truth import parse_ground_truth_line
 from mlops.local.errors import LocalModeError
-from mlops.local.traffic import Feature, csv_payloads, drifted, for_capture, read_rows
+from mlops.local.traffic import Feature, csv_payloads, drifted, for_capture, ground_truth_lines, read_labels, read_rows
 
 FEATURES = [Feature("b", "numeric"), Feature("color", "categorical"), Feature("a", "numeric")]
 
@@ -57,3 +58,20 @@ def test_sampled_capture_gets_each_row_repeated() -> None:
     assert for_capture(rows, 100.0) == rows
     assert for_capture(rows, 20.0) == rows * 5
     assert len(for_capture(rows, 1.0, limit=300)) == 300
+
+
+def test_ground_truth_is_one_upload_line_per_request_with_its_rows_labels(tmp_path: Path) -> None:
+    labels = read_labels(write_split(tmp_path / "test.csv"), "target")
+    assert labels[:3] == ["0", "1", "0"]
+    ids = [f"run-test-{index}" for index in range(2)]
+    lines = ground_truth_lines(labels[:13], ids, rows_per_request=10).splitlines()
+    records = [parse_ground_truth_line(line) for line in lines]
+    assert [record.event_metadata.event_id for record in records] == ids
+    assert records[0].ground_truth_data.data.splitlines() == labels[:10]
+    assert records[1].ground_truth_data.data == "0\n1\n0"
+    assert records[1].ground_truth_data.encoding == "CSV"
+
+
+def test_a_split_without_the_target_column_is_named(tmp_path: Path) -> None:
+    with pytest.raises(LocalModeError, match="'label'"):
+        read_labels(write_split(tmp_path / "test.csv"), "label")
