@@ -11,6 +11,7 @@ from config.images import source_tag
 from config.naming import Names
 from config.settings import EnvironmentConfig
 from containers.contracts.capture import format_capture_time
+from containers.contracts.model_quality_constraints import CONSTRAINTS_KEYS
 from deployment.alarms import schedule_period_seconds
 from deployment.endpoint import VARIANT, ServedVersion, capture_spec, kms_key_alias_arn
 from deployment.errors import DeploymentError
@@ -75,6 +76,23 @@ class Baseline:
 def baseline_for(names: Names, version: int) -> Baseline:
     root = f"s3://{names.bucket('reports')}/monitoring/{names.endpoint}/baselines/v{version}"
     return Baseline(statistics_uri=f"{root}/statistics.json", constraints_uri=f"{root}/constraints.json")
+
+
+def model_quality_baseline_for(names: Names, version: int) -> Baseline:
+    """Where `mlops registry prepare-deploy` stages the served version's model-quality baseline: its
+    registered evaluation statistics and the quality gate as constraints (`gate_constraints`)."""
+    root = f"s3://{names.bucket('reports')}/monitoring/{names.endpoint}/baselines/v{version}/model-quality"
+    return Baseline(statistics_uri=f"{root}/statistics.json", constraints_uri=f"{root}/constraints.json")
+
+
+def gate_constraints(env: EnvironmentConfig) -> dict[str, Any]:
+    """Model-quality constraints.json holding the quality gate: the live metric must not fall below
+    (or rise above) the threshold that approved the model, the same line the model-quality alarm draws.
+    Without constraints the analyzer writes no metric records, so the alarm would get no data."""
+    gate = env.quality_gate
+    operator = "LessThanThreshold" if gate.direction == "higher" else "GreaterThanThreshold"
+    return {"version": 0.0, CONSTRAINTS_KEYS[env.data.problem_type.value]: {
+        gate.metric: {"threshold": gate.threshold, "comparison_operator": operator}}}
 
 
 def schedule_constraints(baseline: dict[str, Any], drift_threshold: float) -> dict[str, Any]:
@@ -283,7 +301,7 @@ def model_quality_job(env: EnvironmentConfig, served: ServedVersion,
     return MonitoringJobSpec(
         kind="model-quality", schedule_name=names.model_quality_schedule,
         output_uri=report_root(names, names.model_quality_schedule),
-        baseline=None, ground_truth_uri=ground_truth_uri(names),
+        baseline=model_quality_baseline_for(names, served.version), ground_truth_uri=ground_truth_uri(names),
         # Model Monitor merges capture and ground truth in a job of its own and hands the analyzer
         # sagemakerMergeJson; the scheduled job gets the raw capture and joins ground truth itself.
         dataset_format=MERGE_FORMAT if env.monitoring.engine == "model-monitor" else CAPTURE_FORMAT,

@@ -15,7 +15,13 @@ from botocore.exceptions import ClientError
 
 from config.naming import Names
 from config.settings import EnvironmentConfig
-from deployment.monitoring import Baseline, baseline_for, schedule_constraints
+from deployment.monitoring import (
+    Baseline,
+    baseline_for,
+    gate_constraints,
+    model_quality_baseline_for,
+    schedule_constraints,
+)
 from mlops import registry
 from mlops.errors import RegistryError
 
@@ -39,16 +45,16 @@ def newest_approved_version(sm: Any, env: EnvironmentConfig) -> registry.ModelVe
     return newest
 
 
-def _read_json(s3: Any, uri: str) -> dict[str, Any]:
+def _read_json(s3: Any, uri: str, what: str = "the drift baseline") -> dict[str, Any]:
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:
-        raise RegistryError(f"{uri}: cannot read the drift baseline ({error.response['Error'].get('Code')})") from error
+        raise RegistryError(f"{uri}: cannot read {what} ({error.response['Error'].get('Code')})") from error
     try:
         document: dict[str, Any] = json.loads(body)
     except ValueError as error:
-        raise RegistryError(f"{uri}: the drift baseline is not JSON ({error})") from error
+        raise RegistryError(f"{uri}: {what} is not JSON ({error})") from error
     return document
 
 
@@ -73,4 +79,9 @@ def prepare_deploy(sm: Any, s3: Any, env: EnvironmentConfig, version: int | None
     staged = baseline_for(names, model.version)
     _write_json(s3, staged.statistics_uri, statistics)
     _write_json(s3, staged.constraints_uri, schedule_constraints(constraints, env.monitoring.drift_threshold))
+    # The model-quality job checks live metrics against the gate that approved the version.
+    quality = model_quality_baseline_for(names, model.version)
+    evaluation = _read_json(s3, registry.evaluation_uri(sm, model), "the evaluation statistics")
+    _write_json(s3, quality.statistics_uri, evaluation)
+    _write_json(s3, quality.constraints_uri, gate_constraints(env))
     return PreparedDeploy(version=model.version, package_arn=model.arn, baseline=staged)

@@ -239,6 +239,16 @@ def require_approved(sm: Any, group: str, version: int) -> ModelVersion:
     return model
 
 
+def evaluation_uri(sm: Any, model: ModelVersion) -> str:
+    """S3 URI of the version's registered model-quality statistics (ModelMetrics.ModelQuality)."""
+    described = sm.describe_model_package(ModelPackageName=model.arn)
+    uri = described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
+    if not uri:
+        raise RegistryError(f"version {model.version} of {model.group!r} has no model-quality statistics "
+                            "(ModelMetrics.ModelQuality) to monitor with")
+    return str(uri)
+
+
 def drift_baseline_uris(sm: Any, model: ModelVersion) -> tuple[str, str]:
     """(statistics, constraints) S3 URIs of the version's data-quality DriftCheckBaselines."""
     described = sm.describe_model_package(ModelPackageName=model.arn)

@@ -11,13 +11,13 @@ from typing import Any
 
 from config.naming import DATA_QUALITY_NAMESPACE, MODEL_QUALITY_NAMESPACE, Names
 from config.settings import EnvironmentConfig
-from containers.contracts.model_quality_constraints import CONSTRAINTS_KEYS
 from containers.monitor.publish import put_metric_records
 from deployment.endpoint import ServedVersion, capture_destination
 from deployment.monitoring import (
     CAPTURE_FORMAT,
     LOCAL_INSTANCE_TYPE,
     Baseline,
+    gate_constraints,
     ground_truth_uri,
     local_data_quality_job,
     model_quality_job,
@@ -78,15 +78,6 @@ def model_quality_monitoring_job(
     times = window_times(start, end, metric_time)
     return spec.processing_job_request(job_name=f"{names.model_quality_schedule}-{end:%Y%m%d%H%M%S}",
                                        start=times["start"], end=times["end"], metric_time=times["metric_time"])
-
-
-def gate_constraints(env: EnvironmentConfig) -> dict[str, Any]:
-    """Model-quality constraints.json holding the quality gate: the live metric must not fall below
-    (or rise above) the threshold that approved the model, the same line the model-quality alarm draws."""
-    gate = env.quality_gate
-    operator = "LessThanThreshold" if gate.direction == "higher" else "GreaterThanThreshold"
-    return {"version": 0.0, CONSTRAINTS_KEYS[env.data.problem_type.value]: {
-        gate.metric: {"threshold": gate.threshold, "comparison_operator": operator}}}
 
 
 def run_monitoring(

@@ -59,8 +59,11 @@ def job_definition_properties(spec: MonitoringJobSpec) -> tuple[str, dict[str, A
                       ("probability_threshold_attribute", "ProbabilityThresholdAttribute")):
         if key in analysis:
             quality_input[name] = float(analysis[key]) if name == "ProbabilityThresholdAttribute" else analysis[key]
+    baseline = {} if spec.baseline is None else {
+        "ModelQualityBaselineConfig": {"ConstraintsResource": {"S3Uri": spec.baseline.constraints_uri}}}
     return "AWS::SageMaker::ModelQualityJobDefinition", {
         **common,
+        **baseline,
         "ModelQualityAppSpecification": {"ImageUri": spec.image_uri, "ProblemType": analysis["problem_type"],
                                          "Environment": environment},
         "ModelQualityJobInput": {"EndpointInput": quality_input,

@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from config.naming import Names
 from config.settings import EnvironmentConfig, load_environment
-from deployment.monitoring import baseline_for
+from deployment.monitoring import baseline_for, model_quality_baseline_for
 from mlops.aws import AwsTarget, client
 from mlops.cli import main
 
@@ -45,10 +45,14 @@ def seed(target: AwsTarget, env: EnvironmentConfig, statuses: list[str], feature
                        "monitoring_config": {"distribution_constraints": {"comparison_threshold": 0.1}}}
         s3.put_object(Bucket=artifacts, Key=f"v{index}/constraints.json", Body=json.dumps(constraints).encode())
         s3.put_object(Bucket=artifacts, Key=f"v{index}/statistics.json", Body=b'{"version": 0.0, "features": []}')
+        evaluation = {"binary_classification_metrics": {"auc": {"value": 0.9 + index / 100, "standard_deviation": 0.0}}}
+        s3.put_object(Bucket=artifacts, Key=f"v{index}/evaluation.json", Body=json.dumps(evaluation).encode())
         sm.create_model_package(
             ModelPackageGroupName=names.model_package_group, ModelApprovalStatus=status,
             InferenceSpecification={"Containers": [{"Image": names.image_uri("inference", "t")}],
                                     "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+            ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json",
+                                                          "S3Uri": f"s3://{artifacts}/v{index}/evaluation.json"}}},
             DriftCheckBaselines={"ModelDataQuality": {
                 "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{artifacts}/v{index}/statistics.json"},
                 "Constraints": {"ContentType": "application/json",
@@ -95,6 +99,26 @@ def test_prepare_deploy_stages_the_baseline_with_the_configured_drift_threshold(
     constraints = json.loads(client("s3", aws).get_object(Bucket=bucket, Key=key)["Body"].read())
     distribution = constraints["monitoring_config"]["distribution_constraints"]
     assert distribution["comparison_threshold"] == dev.monitoring.drift_threshold
+
+
+def test_prepare_deploy_stages_the_model_quality_baseline_as_evaluation_and_gate(
+    aws: AwsTarget, dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Without constraints the analyzer writes no metrics and the model-quality alarm gets no data.
+    seed(aws, dev, ["Approved", "Approved"], list(dev.monitoring.features))
+    assert main(["registry", "prepare-deploy", "--env", "dev", "--version", "1"]) == 0
+    staged = model_quality_baseline_for(Names.of(dev), 1)
+    s3 = client("s3", aws)
+
+    def read(uri: str) -> dict[str, object]:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        loaded: dict[str, object] = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        return loaded
+
+    assert read(staged.statistics_uri) == {
+        "binary_classification_metrics": {"auc": {"value": 0.91, "standard_deviation": 0.0}}}
+    assert read(staged.constraints_uri) == {"version": 0.0, "binary_classification_constraints": {
+        "auc": {"threshold": dev.quality_gate.threshold, "comparison_operator": "LessThanThreshold"}}}
 
 
 def test_prepare_deploy_refuses_monitored_features_the_baseline_lacks(

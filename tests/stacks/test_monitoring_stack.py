@@ -73,6 +73,10 @@ def test_scheduled_job_engine_starts_the_spec_request_each_period(
         f"s3://{names.bucket('reports')}/monitoring/{names.endpoint}/baselines/v3/constraints.json"]
     model_quality = json.loads(schedules[names.model_quality_schedule]["Target"]["Input"])
     assert model_quality["Environment"]["analysis_type"] == "MODEL_QUALITY"
+    # The gate as constraints: without them the analyzer publishes no metric for the alarm.
+    assert [item["S3Input"]["S3Uri"] for item in model_quality["ProcessingInputs"][1:3]] == [
+        f"s3://{names.bucket('reports')}/monitoring/{names.endpoint}/baselines/v3/model-quality/statistics.json",
+        f"s3://{names.bucket('reports')}/monitoring/{names.endpoint}/baselines/v3/model-quality/constraints.json"]
     assert model_quality["ProcessingInputs"][-1]["S3Input"]["S3Uri"] == (
         f"s3://{names.bucket('data')}/ground-truth/{names.endpoint}/")
 
@@ -117,6 +121,8 @@ def test_model_monitor_engine_renders_job_definitions_and_schedules(variants: di
         assert "monitoring_engine" not in data_quality.environment
     else:
         assert data_quality.image_uri == names.image_uri("monitor", "src-test")
+    assert job_definition_properties(model_quality)[1]["ModelQualityBaselineConfig"] == {"ConstraintsResource": {
+        "S3Uri": f"s3://{names.bucket('reports')}/monitoring/{names.endpoint}/baselines/v3/model-quality/constraints.json"}}
     quality_input = job_definition_properties(model_quality)[1]["ModelQualityJobInput"]
     assert quality_input["GroundTruthS3Input"] == {"S3Uri": f"s3://{names.bucket('data')}/ground-truth/{names.endpoint}/"}
     assert quality_input["EndpointInput"]["InferenceAttribute"] == "0"
