@@ -25,8 +25,20 @@ def _is_numeric(column: pd.Series) -> bool:
     return ptypes.is_numeric_dtype(column) and not ptypes.is_bool_dtype(column)
 
 
-def _copy_of_target(feature: pd.Series, target: pd.Series) -> bool:
+# Rows compared first: a copy matches on every row, so a mismatch here settles it without turning
+# whole columns into strings (that conversion was most of Preprocess's time on 200,000 rows).
+COPY_PROBE_ROWS = 64
+
+
+def _same_as_strings(feature: pd.Series, target: pd.Series) -> bool:
     return bool((feature.astype(str).to_numpy() == target.astype(str).to_numpy()).all())
+
+
+def _copy_of_target(feature: pd.Series, target: pd.Series) -> bool:
+    probe = min(COPY_PROBE_ROWS, len(feature))
+    if not _same_as_strings(feature.iloc[:probe], target.iloc[:probe]):
+        return False
+    return _same_as_strings(feature, target)
 
 
 def _classes_in_own_ranges(feature: pd.Series, target: pd.Series) -> bool:

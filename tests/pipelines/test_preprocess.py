@@ -170,3 +170,16 @@ def test_sanitize_name_keeps_only_letters_digits_and_underscores() -> None:
         sanitize_name("%%%")
     with pytest.raises(StepError, match="'target'"):
         sanitize_features(["target!"], "target")
+
+
+@pytest.mark.parametrize("note", ["plain", "has, a comma", 'has "quotes"', "has\na line break"])
+def test_train_csv_is_byte_for_byte_what_to_csv_writes(tmp_path: Path, note: str) -> None:
+    from pipelines.steps.preprocess import _write_with_target_first
+
+    frame = pd.DataFrame({"label": ["yes", "no, really", "yes", None],
+                          "x": [0.1, float("nan"), 1e-300, 123456789.123456789],
+                          "note": [note, "b", None, "d"], "n": [1, 2, 3, 4]})
+    features = frame.drop(columns=["label"])
+    features.to_csv(tmp_path / "baseline.csv", index=False, lineterminator="\n")
+    _write_with_target_first(frame["label"], features, tmp_path / "baseline.csv", tmp_path / "train.csv")
+    assert (tmp_path / "train.csv").read_bytes() == frame.to_csv(index=False, lineterminator="\n").encode()
