@@ -9,14 +9,17 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from moto import mock_aws
 
 from config.images import REPO_ROOT
-from config.settings import EnvironmentConfig, load_project
+from config.settings import EnvironmentConfig, load_environment, load_project
+from mlops.aws import AwsTarget
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 # The app is synthesized serving this version (`-c model_version=3`), so endpoint and monitoring render.
@@ -56,3 +59,20 @@ def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     templates = {stack.stack_name: stack.template for stack in assembly.stacks}
     files = {stack.stack_name: Path(assembly.directory) / stack.template_file for stack in assembly.stacks}
     return SynthesizedApp(outdir=outdir, templates=templates, template_files=files)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsTarget]:
+    """A fresh moto account; placeholder credentials so nothing real can be reached."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("MLOPS_AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield AwsTarget(region="eu-west-1")
+
+
+@pytest.fixture
+def dev() -> EnvironmentConfig:
+    return load_environment("dev")

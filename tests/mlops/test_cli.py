@@ -17,7 +17,7 @@ from config.naming import Names
 from config.settings import EnvironmentConfig
 from mlops.aws import AwsTarget, client
 from mlops.cli import main
-from tests.mlops.test_registry import aws, dev, seed_versions  # noqa: F401 - shared fixtures and seeding
+from tests.mlops.test_registry import seed_versions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def test_pipeline_definition_prints_the_definition_json(capsys: pytest.CaptureFi
 
 
 def test_pipeline_run_upserts_starts_and_waits(
-    aws: AwsTarget, dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str]  # noqa: F811
+    aws: AwsTarget, dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _make_data_bucket(aws, dev)
     assert main(["pipeline", "run", "--env", "dev", "--param", "MetricThreshold=0.5", "--wait"]) == 0
@@ -58,7 +58,7 @@ def test_pipeline_run_upserts_starts_and_waits(
 
 
 def test_pipeline_run_refuses_an_unknown_parameter_in_one_line(
-    aws: AwsTarget, capsys: pytest.CaptureFixture[str]  # noqa: F811
+    aws: AwsTarget, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["pipeline", "run", "--env", "dev", "--param", "Nope=1"]) == 1
     err = capsys.readouterr().err
@@ -67,7 +67,7 @@ def test_pipeline_run_refuses_an_unknown_parameter_in_one_line(
 
 
 def test_registry_list_shows_versions_status_and_metrics(
-    aws: AwsTarget, dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str]  # noqa: F811
+    aws: AwsTarget, dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seed_versions(aws, dev, [0.9123, 0.9711], ["Approved", "PendingManualApproval"])
     assert main(["registry", "list", "--env", "dev"]) == 0
@@ -79,7 +79,7 @@ def test_registry_list_shows_versions_status_and_metrics(
 
 
 def test_registry_approve_reject_and_rollback_commands(
-    aws: AwsTarget, dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str]  # noqa: F811
+    aws: AwsTarget, dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seed_versions(aws, dev, [0.9, 0.95])
     assert main(["registry", "approve", "--env", "dev", "--version", "1"]) == 0
@@ -103,7 +103,7 @@ def test_registry_approve_reject_and_rollback_commands(
     ids=["unknown-version", "nothing-to-roll-back", "unknown-environment"],
 )
 def test_registry_errors_are_one_line_and_exit_1(
-    aws: AwsTarget, dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str],  # noqa: F811
+    aws: AwsTarget, dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str],
     argv: list[str], expected: str,
 ) -> None:
     seed_versions(aws, dev, [0.9])
@@ -114,7 +114,7 @@ def test_registry_errors_are_one_line_and_exit_1(
 
 
 def test_registry_list_of_an_empty_group_is_an_error(
-    aws: AwsTarget, dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str]  # noqa: F811
+    aws: AwsTarget, dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seed_versions(aws, dev, [])
     assert main(["registry", "list", "--env", "dev"]) == 1
@@ -136,7 +136,7 @@ def moto_server() -> Iterator[str]:
 
 @pytest.mark.slow
 def test_cli_process_talks_to_a_local_endpoint_and_waits_without_step_listing(
-    moto_server: str, dev: EnvironmentConfig, tmp_path: Path  # noqa: F811
+    moto_server: str, dev: EnvironmentConfig, tmp_path: Path
 ) -> None:
     # The installed command in its own process, pointed at loopback by the environment variable;
     # moto's server answers list_pipeline_execution_steps with HTTP 500, which --wait must survive.

@@ -28,7 +28,7 @@ from mlops.endpoint_check import EndpointCheckError, Sample
 from pipelines.datasets import default_dataset
 from pipelines.steps.preprocess import split
 from tests.containers.conftest import ServerProcess, run_entry_point, start_server, write_training_job
-from tests.mlops.test_registry import aws, dev, seed_versions  # noqa: F401 - shared fixtures
+from tests.mlops.test_registry import seed_versions
 
 APPROVED, REJECTED, PENDING = "Approved", "Rejected", "PendingManualApproval"
 
@@ -101,7 +101,7 @@ def _runtime(url: str) -> Any:
 
 
 def test_check_passes_when_the_newest_approved_version_is_served_and_answers(
-    aws: AwsTarget, dev: EnvironmentConfig, runtime_url: str  # noqa: F811
+    aws: AwsTarget, dev: EnvironmentConfig, runtime_url: str
 ) -> None:
     arns = seed_versions(aws, dev, [0.95, 0.96, 0.97], [APPROVED, REJECTED, APPROVED])
     _deploy(aws, dev, arns[2], "v3")
@@ -109,7 +109,7 @@ def test_check_passes_when_the_newest_approved_version_is_served_and_answers(
     assert (result.endpoint, result.version, result.rows) == ("mlops-kit-dev-endpoint", 3, 5)
 
 
-def test_an_update_that_rolled_back_fails_the_check(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+def test_an_update_that_rolled_back_fails_the_check(aws: AwsTarget, dev: EnvironmentConfig) -> None:
     arns = seed_versions(aws, dev, [0.95, 0.97], [APPROVED, APPROVED])
     _deploy(aws, dev, arns[0], "v1")  # version 2 was approved and deployed, the endpoint went back to 1
 
@@ -123,7 +123,7 @@ def test_an_update_that_rolled_back_fails_the_check(aws: AwsTarget, dev: Environ
         endpoint_check.check_endpoint(client("sagemaker", aws), NoInvoke(), dev)
 
 
-def test_an_explicit_version_is_what_must_be_served(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+def test_an_explicit_version_is_what_must_be_served(aws: AwsTarget, dev: EnvironmentConfig) -> None:
     arns = seed_versions(aws, dev, [0.95, 0.97], [APPROVED, APPROVED])
     _deploy(aws, dev, arns[0], "v1")
     variants = endpoint_check.served_variants(client("sagemaker", aws), Names.of(dev).endpoint)
@@ -133,7 +133,7 @@ def test_an_explicit_version_is_what_must_be_served(aws: AwsTarget, dev: Environ
 
 
 def test_a_missing_endpoint_and_an_empty_registry_are_one_line_errors(
-    aws: AwsTarget, dev: EnvironmentConfig  # noqa: F811
+    aws: AwsTarget, dev: EnvironmentConfig
 ) -> None:
     sm = client("sagemaker", aws)
     with pytest.raises(EndpointCheckError, match=r"^endpoint mlops-kit-dev-endpoint does not exist"):
@@ -144,7 +144,7 @@ def test_a_missing_endpoint_and_an_empty_registry_are_one_line_errors(
 
 
 def test_cli_check_fails_on_a_rolled_back_endpoint(
-    aws: AwsTarget, dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str]  # noqa: F811
+    aws: AwsTarget, dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from mlops.cli import main
 
@@ -155,7 +155,7 @@ def test_cli_check_fails_on_a_rolled_back_endpoint(
                                               "version 2: AllTraffic serves version 1")
 
 
-def test_the_sample_is_the_test_split_without_its_target(dev: EnvironmentConfig) -> None:  # noqa: F811
+def test_the_sample_is_the_test_split_without_its_target(dev: EnvironmentConfig) -> None:
     sample = endpoint_check.default_sample(dev, rows=3)
     lines = sample.body.decode().splitlines()
     assert len(lines) == sample.rows == 3
@@ -180,7 +180,7 @@ def test_answers_of_the_wrong_shape_fail(answer: str, message: str) -> None:
 
 
 def test_route_reads_the_newest_approved_version_skipping_pending_and_rejected(
-    aws: AwsTarget, dev: EnvironmentConfig  # noqa: F811
+    aws: AwsTarget, dev: EnvironmentConfig
 ) -> None:
     sm = client("sagemaker", aws)
     seed_versions(aws, dev, [0.9, 0.91, 0.92, 0.93], [APPROVED, APPROVED, REJECTED, PENDING])
@@ -191,7 +191,7 @@ def test_route_reads_the_newest_approved_version_skipping_pending_and_rejected(
 
 
 def test_route_finds_nothing_approved_in_a_group_of_pending_and_rejected_versions(
-    aws: AwsTarget, dev: EnvironmentConfig  # noqa: F811
+    aws: AwsTarget, dev: EnvironmentConfig
 ) -> None:
     seed_versions(aws, dev, [0.9, 0.91], [PENDING, REJECTED])
     assert route.newest_approved_version(client("sagemaker", aws), dev) is None

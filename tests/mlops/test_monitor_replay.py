@@ -4,17 +4,15 @@ drift baselines, and hourly capture files in S3 of which the last hours drifted.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from moto import mock_aws
 
 from config.naming import Names
-from config.settings import EnvironmentConfig, load_environment
+from config.settings import EnvironmentConfig
 from containers.contracts.capture import capture_file_relative_path, encode_capture_line
 from containers.contracts.violations import parse_violations
 from containers.monitor import analyze, settings_from_environ
@@ -26,26 +24,6 @@ FIRST_HOUR = datetime(2024, 5, 6, 0, tzinfo=UTC)
 HOURS = 6
 DRIFTED_HOURS = {4, 5}
 ROWS_PER_HOUR = 300
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsTarget]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("MLOPS_AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield AwsTarget(region="eu-west-1")
-
-
-@pytest.fixture
-def dev() -> EnvironmentConfig:
-    return load_environment("dev")
 
 
 def _rows(seed: int, n: int, shift: float = 0.0) -> pd.DataFrame:

@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from moto import mock_aws
 
 from config.naming import Names
-from config.settings import EnvironmentConfig, load_environment
+from config.settings import EnvironmentConfig
 from mlops import registry
 from mlops.aws import AwsTarget, client
 from mlops.errors import RegistryError
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsTarget]:
-    """A fresh moto account; placeholder credentials so nothing real can be reached."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("MLOPS_AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield AwsTarget(region="eu-west-1")
-
-
-@pytest.fixture
-def dev() -> EnvironmentConfig:
-    return load_environment("dev")
 
 
 def evaluation_json(auc: float) -> str:

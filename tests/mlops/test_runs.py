@@ -14,7 +14,6 @@ from mlops import runs
 from mlops.aws import AwsTarget, client
 from mlops.errors import ExecutionFailedError, RunError
 from mlops.local import moto_extensions
-from tests.mlops.test_registry import aws, dev  # noqa: F401 - fixtures shared with the registry tests
 
 MOTO_ACCOUNT = "123456789012"
 DEFINITION: dict[str, Any] = {
@@ -38,7 +37,7 @@ def _execution(target: AwsTarget, env: EnvironmentConfig, arn: str) -> Any:
     return pipeline.pipeline_executions[arn]
 
 
-def test_run_creates_the_pipeline_then_updates_it(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+def test_run_creates_the_pipeline_then_updates_it(aws: AwsTarget, dev: EnvironmentConfig) -> None:
     bucket = _data_bucket(aws, dev)
     sm, s3 = client("sagemaker", aws), client("s3", aws)
     first = runs.run_pipeline(sm, s3, dev, DEFINITION, {})
@@ -57,7 +56,7 @@ def test_run_creates_the_pipeline_then_updates_it(aws: AwsTarget, dev: Environme
     assert parameters["PipelineParameters"] == [{"Name": "MetricThreshold", "Value": "0.5"}]
 
 
-def test_run_with_another_input_does_not_upload_the_default_data(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+def test_run_with_another_input_does_not_upload_the_default_data(aws: AwsTarget, dev: EnvironmentConfig) -> None:
     bucket = _data_bucket(aws, dev)
     sm, s3 = client("sagemaker", aws), client("s3", aws)
     started = runs.run_pipeline(sm, s3, dev, DEFINITION, {"InputDataUrl": "s3://elsewhere/data/"})
@@ -76,7 +75,7 @@ def test_parameter_overrides_must_name_known_parameters_once() -> None:
         runs.parse_parameter_overrides(["MetricThreshold=1", "MetricThreshold=2"], DEFINITION)
 
 
-def test_wait_returns_a_succeeded_execution(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+def test_wait_returns_a_succeeded_execution(aws: AwsTarget, dev: EnvironmentConfig) -> None:
     _data_bucket(aws, dev)
     sm = client("sagemaker", aws)
     started = runs.run_pipeline(sm, client("s3", aws), dev, DEFINITION, {})
@@ -87,7 +86,7 @@ def test_wait_returns_a_succeeded_execution(aws: AwsTarget, dev: EnvironmentConf
     assert [s.status for s in seen] == ["Succeeded"]
 
 
-def test_wait_polls_until_failure_and_reports_the_reason(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+def test_wait_polls_until_failure_and_reports_the_reason(aws: AwsTarget, dev: EnvironmentConfig) -> None:
     _data_bucket(aws, dev)
     sm = client("sagemaker", aws)
     started = runs.run_pipeline(sm, client("s3", aws), dev, DEFINITION, {})
@@ -104,7 +103,7 @@ def test_wait_polls_until_failure_and_reports_the_reason(aws: AwsTarget, dev: En
     assert polls == ["Executing", "Failed"]
 
 
-def test_wait_gives_up_after_the_timeout(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+def test_wait_gives_up_after_the_timeout(aws: AwsTarget, dev: EnvironmentConfig) -> None:
     _data_bucket(aws, dev)
     sm = client("sagemaker", aws)
     started = runs.run_pipeline(sm, client("s3", aws), dev, DEFINITION, {})
@@ -146,7 +145,7 @@ def test_a_run_cannot_choose_the_approval_status_or_lower_a_manual_gate(
 
 
 @pytest.fixture
-def stepping(aws: AwsTarget, monkeypatch: pytest.MonkeyPatch) -> AwsTarget:  # noqa: F811
+def stepping(aws: AwsTarget, monkeypatch: pytest.MonkeyPatch) -> AwsTarget:
     """moto with pipeline progress, restored afterwards: other tests see moto's own answers."""
     from moto.sagemaker.responses import SageMakerResponse
 
@@ -165,7 +164,7 @@ def _progress(target: AwsTarget, arn: str, status: str, *steps: moto_extensions.
 Step = moto_extensions.ExecutionStep
 
 
-def test_wait_follows_the_steps_until_the_execution_succeeds(stepping: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+def test_wait_follows_the_steps_until_the_execution_succeeds(stepping: AwsTarget, dev: EnvironmentConfig) -> None:
     _data_bucket(stepping, dev)
     sm = client("sagemaker", stepping)
     arn = runs.run_pipeline(sm, client("s3", stepping), dev, DEFINITION, {}).execution_arn
@@ -189,7 +188,7 @@ def test_wait_follows_the_steps_until_the_execution_succeeds(stepping: AwsTarget
     ]
 
 
-def test_wait_fails_with_the_failed_steps_name_and_reason(stepping: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+def test_wait_fails_with_the_failed_steps_name_and_reason(stepping: AwsTarget, dev: EnvironmentConfig) -> None:
     _data_bucket(stepping, dev)
     sm = client("sagemaker", stepping)
     arn = runs.run_pipeline(sm, client("s3", stepping), dev, DEFINITION, {}).execution_arn
@@ -201,7 +200,7 @@ def test_wait_fails_with_the_failed_steps_name_and_reason(stepping: AwsTarget, d
         runs.wait_for_execution(sm, arn, sleep=lambda _: None)
 
 
-def test_wait_reports_the_executions_reason_when_no_step_failed(stepping: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+def test_wait_reports_the_executions_reason_when_no_step_failed(stepping: AwsTarget, dev: EnvironmentConfig) -> None:
     _data_bucket(stepping, dev)
     sm = client("sagemaker", stepping)
     arn = runs.run_pipeline(sm, client("s3", stepping), dev, DEFINITION, {}).execution_arn
@@ -211,7 +210,7 @@ def test_wait_reports_the_executions_reason_when_no_step_failed(stepping: AwsTar
 
 
 def test_cli_run_wait_exits_non_zero_naming_the_failed_step(
-    stepping: AwsTarget, dev: EnvironmentConfig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]  # noqa: F811
+    stepping: AwsTarget, dev: EnvironmentConfig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from mlops.cli import main
 
@@ -246,7 +245,7 @@ def test_parameter_values_are_checked_against_their_declared_type(pair: str, mes
 
 
 def test_a_bad_parameter_is_refused_before_any_aws_call(
-    dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mlops import cli
 
@@ -258,7 +257,7 @@ def test_a_bad_parameter_is_refused_before_any_aws_call(
     assert "is a Float; 'abc' is not a number" in capsys.readouterr().err
 
 
-def test_a_missing_data_bucket_says_to_deploy_the_governance_stack(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+def test_a_missing_data_bucket_says_to_deploy_the_governance_stack(aws: AwsTarget, dev: EnvironmentConfig) -> None:
     sm, s3 = client("sagemaker", aws), client("s3", aws)
     with pytest.raises(RunError, match=r"the data bucket mlops-kit-dev-data-111111111111-eu-west-1 does not exist: "
                                        r"deploy the governance stack first \(npx --no-install cdk deploy -c env=dev "
@@ -267,7 +266,7 @@ def test_a_missing_data_bucket_says_to_deploy_the_governance_stack(aws: AwsTarge
     assert sm.list_pipelines()["PipelineSummaries"] == [], "nothing was created"
 
 
-def test_an_unchanged_definition_is_not_updated(aws: AwsTarget, dev: EnvironmentConfig) -> None:  # noqa: F811
+def test_an_unchanged_definition_is_not_updated(aws: AwsTarget, dev: EnvironmentConfig) -> None:
     # The route retrains right after the pipeline stack deployed the same definition, as a role that may
     # start executions but not update pipelines.
     _data_bucket(aws, dev)

@@ -12,7 +12,6 @@ from mlops import runs
 from mlops.aws import AwsTarget, client
 from pipelines.definition import TRAIN, DefinitionError, build_pipeline_definition, iter_steps
 from pipelines.inference_code import inference_code_files, inference_code_uri
-from tests.mlops.test_registry import aws  # noqa: F401 - the moto account fixture
 
 EXAMPLE = "examples/inference_code"
 
@@ -61,7 +60,7 @@ def test_an_absolute_or_escaping_code_dir_is_refused() -> None:
             InferenceCodeConfig(code_dir=value)
 
 
-def test_pipeline_run_uploads_the_code_once(aws: AwsTarget) -> None:  # noqa: F811
+def test_pipeline_run_uploads_the_code_once(aws: AwsTarget) -> None:
     env = with_code(EXAMPLE)
     s3 = client("s3", aws)
     bucket = Names.of(env).bucket("artifacts")
