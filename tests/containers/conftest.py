@@ -58,6 +58,14 @@ def run_entry_point(module: str, argument: str, env: Mapping[str, str],
                           text=True, timeout=timeout, cwd=REPO_ROOT, check=False)
 
 
+def run_monitor_job(ml_dir: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """The monitor image's entry point as a processing job starts it: the job's environment and PATH only,
+    so nothing of the test process's environment leaks into the analyzer's settings."""
+    full_env = {"PATH": os.environ.get("PATH", ""), "SAGEMAKER_BASE_DIR": str(ml_dir), **env}
+    return subprocess.run([sys.executable, "-m", "containers.monitor"], env=full_env, capture_output=True,
+                          text=True, timeout=120, cwd=REPO_ROOT, check=False)
+
+
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model trained once per test process by the real training entry point (30 trees: quick)."""

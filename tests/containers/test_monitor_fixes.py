@@ -6,9 +6,7 @@ the real analyzer passes (good case) and fails (bad case) in the SDK's own integ
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from containers.monitor.errors import MonitorError
 from containers.monitor.job import analyze
 from containers.monitor.reader import read_dataset
 from containers.monitor.settings import AnalyzerSettings, settings_from_environ
+from tests.containers.conftest import run_monitor_job
 
 REPO = Path(__file__).resolve().parents[2]
 SDK = REPO / "tests" / "fixtures" / "sagemaker_sdk"
@@ -128,16 +127,12 @@ def test_settings_that_do_not_apply_are_refused_by_name(key: str, value: str, ex
 def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "data").mkdir(exist_ok=True)
     (tmp_path / "data" / "d.csv").write_text("a,b\n1,x\n2,y\n")
-    full = {
-        "PATH": os.environ.get("PATH", ""),
-        "SAGEMAKER_BASE_DIR": str(tmp_path / "ml"),
+    return run_monitor_job(tmp_path / "ml", {
         "dataset_format": '{"csv": {"header": true}}',
         "dataset_source": str(tmp_path / "data"),
         "output_path": str(tmp_path / "out"),
         **env,
-    }
-    return subprocess.run([sys.executable, "-m", "containers.monitor"], env=full, cwd=REPO, capture_output=True,
-                          text=True, timeout=120, check=False)
+    })
 
 
 def test_post_analytics_processor_script_runs_after_a_successful_analysis(tmp_path: Path) -> None:

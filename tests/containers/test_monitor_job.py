@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,9 +13,9 @@ import pandas as pd
 import pytest
 
 from containers.contracts.capture import capture_file_relative_path, encode_capture_line
+from tests.containers.conftest import run_monitor_job
 from tests.fixtures import SAGEMAKER_REFERENCE as REFERENCE
 
-REPO = Path(__file__).resolve().parents[2]
 CSV_FORMAT = '{"csv": {"header": true, "output_columns_position": "START"}}'
 CAPTURE_FORMAT = '{"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}'
 
@@ -34,16 +32,7 @@ def _data(seed: int, n: int, shift: float = 0.0) -> pd.DataFrame:
 
 
 def _run(base: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {"PATH": os.environ.get("PATH", ""), "SAGEMAKER_BASE_DIR": str(base / "ml"), **env}
-    return subprocess.run(
-        [sys.executable, "-m", "containers.monitor"],
-        env=full,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_monitor_job(base / "ml", env)
 
 
 def _message(base: Path) -> str:

@@ -7,9 +7,7 @@ its README) and tests/fixtures/sagemaker_sdk/ (the SDK's quality-check test data
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from containers.contracts.model_quality_constraints import (
 )
 from containers.monitor import metrics
 from containers.monitor.job import run_job
+from tests.containers.conftest import run_monitor_job
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "sagemaker"
@@ -45,21 +44,7 @@ CAPTURE_FORMAT = '{"sagemakerCaptureJson":{"captureIndexNames":["endpointInput",
 
 
 def _run(base: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {
-        "PATH": os.environ.get("PATH", ""),
-        "SAGEMAKER_BASE_DIR": str(base / "ml"),
-        "output_path": str(base / "out"),
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "containers.monitor"],
-        env=full,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_monitor_job(base / "ml", {"output_path": str(base / "out"), **env})
 
 
 def _regression_env(base: Path, **extra: str) -> dict[str, str]:
