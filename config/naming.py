@@ -139,3 +139,25 @@ class Names:
     @property
     def metric_dimensions(self) -> dict[str, str]:
         return {"Endpoint": self.endpoint, "MonitoringSchedule": self.monitoring_schedule}
+
+    # --- operations: the image build the route starts, the Studio domain, the endpoint's time-to-live ---
+
+    @property
+    def image_build_project(self) -> str:
+        return f"{self.prefix}-images"
+
+    @property
+    def image_build_project_arn(self) -> str:
+        return self.arn("codebuild", f"project/{self.image_build_project}")
+
+    @property
+    def image_build_log_group(self) -> str:
+        return f"/aws/codebuild/{self.image_build_project}"
+
+    @property
+    def studio_domain(self) -> str:
+        return f"{self.prefix}-studio"
+
+    @property
+    def endpoint_teardown(self) -> str:
+        return f"{self.prefix}-endpoint-ttl"

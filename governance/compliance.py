@@ -59,8 +59,6 @@ ROUTE_REASONS: dict[str, str] = {
     "(per-execution intermediate files; CloudTrail records their use).",
     f"{NIST}S3BucketVersioningEnabled": "The CI/CD route's artifact buckets hold per-execution intermediate files "
     "that a re-run regenerates from Git; versions would keep copies nobody restores.",
-    f"{AWS}CB3": "Privileged mode only where images are built (`docker build`): the environments' image build "
-    "project and the route's Images step; both build only this repository's Dockerfiles.",
 }
 
 # Rule id (as the validation report prints it; ANY stands for any text) -> why it is accepted where it is

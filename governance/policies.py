@@ -113,6 +113,10 @@ def persona_policy(persona: str, names: Names, key_arn: str) -> PolicyDocument:
                 ],
                 pipeline,
             ),
+            # The route's Images step starts the environment's own image build (stacks/containers_stack.py) as
+            # this persona and follows it: the images are pushed inside the account, never across accounts.
+            allow("BuildImages", ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                  [names.image_build_project_arn]),
             allow(
                 "OperateEndpoint",
                 ["sagemaker:InvokeEndpoint"],

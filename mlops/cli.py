@@ -331,10 +331,16 @@ def add_endpoint_commands(commands: Commands) -> None:
                        help="CSV feature rows without header (default: the bundled data set's test split)")
 
 
+# --- operations: images, teardown (mlops/operations_cli.py) ----------------------------------------
+
+from mlops.operations_cli import add_images_commands  # noqa: E402 (the groups use this module's helpers)
+
+OPERATIONS_GROUPS: list[Callable[[Commands], None]] = [add_images_commands]
+
 # --- entry point --------------------------------------------------------------------------------
 
 COMMAND_GROUPS: list[Callable[[Commands], None]] = [add_pipeline_commands, add_registry_commands, add_local_group,
-                                                    add_endpoint_commands, add_monitor_commands]
+                                                    add_endpoint_commands, add_monitor_commands, *OPERATIONS_GROUPS]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,10 @@ def retrain_command(env_name: str) -> str:
     return f".venv/bin/mlops pipeline run --env {env_name} --wait"
 
 
+def images_command(env_name: str) -> str:
+    return f".venv/bin/mlops images build --env {env_name} --wait"
+
+
 def endpoint_check_command(env_name: str) -> str:
     return f".venv/bin/mlops endpoint check --env {env_name}"
 
@@ -65,7 +69,7 @@ class RouteStep:
     """One step of the route as data: what the template tests and the README diagram read."""
 
     stage: str
-    kind: str  # deploy | retrain | check | approve
+    kind: str  # approve | deploy | images | retrain | check
     command: str | None = None
 
 
@@ -75,6 +79,9 @@ def route_steps(cicd: CicdConfig, *, retrain: bool) -> list[RouteStep]:
         if name in cicd.approval_before:
             steps.append(RouteStep(name, "approve"))
         steps.append(RouteStep(name, "deploy"))
+        # Inside the deploy: after the containers stack, before the pipeline stack names the images. Both
+        # routes: an approval may roll a commit out to a stage the commit route never reached.
+        steps.append(RouteStep(name, "images", images_command(name)))
         if retrain and name == cicd.retrain_in:
             steps.append(RouteStep(name, "retrain", retrain_command(name)))
         if name in cicd.check_endpoint_in:

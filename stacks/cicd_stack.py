@@ -3,10 +3,11 @@ first stage and rolls out stage by stage; an approval in any stage's registry ro
 
 Two pipelines share one source, one synth and the same stages:
 - the commit route: Source, Build (`make test`, then the synth), UpdatePipeline (self-mutating),
-  Assets, Images, then each stage's deploy, Retrain after the first, SmokeTest after the checked ones
-  and a manual approval before the gated ones;
-- the approval route: started by a model version turning Approved; the same route without tests,
-  images and retraining. A retrain in dev auto-approves a version and so starts this route, which
+  Assets, then each stage's deploy (with Images, the stage's own image build, between its containers and
+  pipeline stacks), Retrain after the first, SmokeTest after the checked ones and a manual approval before
+  the gated ones;
+- the approval route: started by a model version turning Approved; the same route without tests and
+  retraining. A retrain in dev auto-approves a version and so starts this route, which
   never retrains again: no loop.
 Every buildspec runs project commands only (`make ...`, `mlops ...`), so CI can be run by hand.
 """
@@ -49,6 +50,7 @@ from stacks.cicd_route import (
 from stacks.stage import MlopsStage
 
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+STEP_NAMES = {"images": "Images", "retrain": "Retrain", "check": "SmokeTest"}
 
 
 class CicdStack(cdk.Stack):
@@ -164,12 +166,6 @@ class CicdStack(cdk.Stack):
         )
 
     def _add_waves(self, route: pipelines.CodePipeline, stages: list[EnvironmentConfig], *, retrain: bool) -> None:
-        if retrain:
-            # docker build needs CodeBuild's privileged mode: only this step has it (acknowledged below).
-            route.add_wave("Images", post=[pipelines.CodeBuildStep(
-                "Images", commands=["make images"],
-                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE, privileged=True),
-            )])
         steps = route_steps(self._cicd, retrain=retrain)
         for env in stages:
             mine = [step for step in steps if step.stage == env.name]
@@ -180,11 +176,19 @@ class CicdStack(cdk.Stack):
             post: list[pipelines.Step] = [
                 self._stage_step(route, env, step) for step in mine if step.kind in ("retrain", "check")
             ]
-            route.add_stage(self.stages[env.name], pre=pre, post=post)
+            # The images are built in the stage's own account by the containers stack's CodeBuild project,
+            # started as the stage's ml-engineer: pushes never cross accounts (no ECR or KMS grant to the
+            # tooling account), the build reads the very image sources the stage deployed, and the tooling
+            # account needs no privileged (Docker) build. The pipeline stack depends on the containers stack,
+            # so CDK Pipelines deploys it only after this step.
+            containers = self.stages[env.name].stacks.containers
+            stack_steps = [pipelines.StackSteps(stack=containers, post=[self._stage_step(route, env, step)])
+                           for step in mine if step.kind == "images"]
+            route.add_stage(self.stages[env.name], pre=pre, post=post, stack_steps=stack_steps)
 
     def _stage_step(self, route: pipelines.CodePipeline, env: EnvironmentConfig, step: RouteStep) -> pipelines.Step:
         return pipelines.CodeBuildStep(
-            "Retrain" if step.kind == "retrain" else "SmokeTest",
+            STEP_NAMES[step.kind],
             input=self._sources[route.node.id],
             commands=stage_commands(str(step.command)),
             env={"AWS_CONFIG_FILE": ROUTE_AWS_CONFIG, "AWS_PROFILE": env.name, "AWS_SDK_LOAD_CONFIG": "1"},
@@ -284,6 +288,3 @@ def _acknowledge_route(stack: CicdStack) -> None:
         service = "codebuild" if shared.startswith("report") else "logs"
         acknowledge(stack, f"{AWS}IAM5[Resource::arn:{partition}:{service}:{stack.region}:"
                            f"{stack.account}:{shared}]")
-    images = stack.commit_route.pipeline.node.try_find_child("Images")
-    if images is not None:
-        acknowledge(images, f"{AWS}CB3")

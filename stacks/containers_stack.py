@@ -123,7 +123,7 @@ class ContainersStack(cdk.Stack):
         log_group = logs.LogGroup(
             self,
             "BuildLogs",
-            log_group_name=f"/aws/codebuild/{names.prefix}-images",
+            log_group_name=names.image_build_log_group,
             encryption_key=key,
             retention=logs.RetentionDays.ONE_YEAR,
             removal_policy=cdk.RemovalPolicy.RETAIN,
@@ -131,7 +131,7 @@ class ContainersStack(cdk.Stack):
         self.build_project = codebuild.Project(
             self,
             "ImageBuild",
-            project_name=f"{names.prefix}-images",
+            project_name=names.image_build_project,
             description=f"Builds the {', '.join(IMAGES)} images of {names.prefix} with tag {image_tag}",
             source=codebuild.Source.s3(bucket=source.bucket, path=source.s3_object_key),
             environment=codebuild.BuildEnvironment(

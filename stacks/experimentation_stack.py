@@ -39,7 +39,7 @@ class ExperimentationStack(cdk.Stack):
             "LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": settings.idle_timeout_minutes,
             "MinIdleTimeoutInMinutes": 60, "MaxIdleTimeoutInMinutes": settings.idle_timeout_minutes}}}
         self.domain = sagemaker.CfnDomain(
-            self, "StudioDomain", domain_name=f"{names.prefix}-studio", auth_mode="IAM",
+            self, "StudioDomain", domain_name=names.studio_domain, auth_mode="IAM",
             kms_key_id=kms_key_alias_arn(names),
             default_user_settings=sagemaker.CfnDomain.UserSettingsProperty(
                 execution_role=persona_role_arn(names, DEFAULT_PERSONA), security_groups=security_groups),

@@ -84,6 +84,13 @@ def _matrix_cases(names: Names) -> list[tuple[str, str, str, bool]]:
         ("auditor", "sagemaker:DescribeModelPackage", package, True),
         ("data-scientist", "iam:CreateRole", "*", False),
         ("ml-engineer", "iam:PassRole", names.execution_role_arn, False),
+        # The route's Images step starts the environment's own image build as the ml-engineer, nothing more.
+        ("ml-engineer", "codebuild:StartBuild", names.image_build_project_arn, True),
+        ("ml-engineer", "codebuild:BatchGetBuilds", names.image_build_project_arn, True),
+        ("ml-engineer", "codebuild:StartBuild", names.arn("codebuild", "project/someone-elses-build"), False),
+        ("ml-engineer", "codebuild:UpdateProject", names.image_build_project_arn, False),
+        *[(p, "codebuild:StartBuild", names.image_build_project_arn, False)
+          for p in ("data-scientist", "model-approver", "auditor")],
     ]
 
 

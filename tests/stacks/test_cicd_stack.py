@@ -74,7 +74,7 @@ def _project_commands(template: dict[str, Any], name_part: str) -> list[list[str
 def test_commit_route_runs_the_stages_in_order(route: tuple[dict[str, Any], Path]) -> None:
     commit = _pipelines(route[0])["mlops-kit-cicd"]
     assert [stage["Name"] for stage in commit["Stages"]] == [
-        "Source", "Build", "UpdatePipeline", "Assets", "Images", "Dev", "Staging", "Prod"
+        "Source", "Build", "UpdatePipeline", "Assets", "Dev", "Staging", "Prod"
     ]
     (source,) = commit["Stages"][0]["Actions"]
     assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
@@ -96,7 +96,7 @@ def test_manual_approval_comes_first_in_prod_and_only_there(route: tuple[dict[st
         assert min(prod_deploys) > 1
 
 
-def test_approval_route_deploys_without_tests_images_or_retraining(route: tuple[dict[str, Any], Path]) -> None:
+def test_approval_route_deploys_without_tests_or_retraining(route: tuple[dict[str, Any], Path]) -> None:
     approval = _pipelines(route[0])["mlops-kit-cicd-approved"]
     assert [stage["Name"] for stage in approval["Stages"]] == ["Source", "Build", "Assets", "Dev", "Staging", "Prod"]
     (source,) = approval["Stages"][0]["Actions"]
@@ -109,7 +109,11 @@ def test_buildspecs_call_project_commands_only(route: tuple[dict[str, Any], Path
     template = route[0]
     assert _project_commands(template, "CommitRoutePipelineBuild") == [["make test", "make cicd-synth"]]
     assert _project_commands(template, "ApprovalRoutePipelineBuild") == [["make cicd-synth"]]
-    assert _project_commands(template, "CommitRoutePipelineImages") == [["make images"]]
+    for env in ("Dev", "Staging", "Prod"):
+        for route_id in ("CommitRoute", "ApprovalRoute"):
+            assert _project_commands(template, f"{route_id}Pipeline{env}mlopskit{env.lower()}containersImages") == [
+                ["make deps", "make route-aws-config", f".venv/bin/mlops images build --env {env.lower()} --wait"]
+            ]
     assert _project_commands(template, "CommitRoutePipelineDevRetrain") == [
         ["make deps", "make route-aws-config", ".venv/bin/mlops pipeline run --env dev --wait"]
     ]
@@ -134,11 +138,54 @@ def test_test_results_go_to_a_codebuild_report_group_as_junit(route: tuple[dict[
     assert variables["PYTEST_ADDOPTS"] == "--junitxml=reports/junit.xml"
 
 
-def test_only_the_image_build_is_privileged(route: tuple[dict[str, Any], Path]) -> None:
-    privileged = [k for k, r in route[0]["Resources"].items()
+def test_each_stage_builds_its_images_after_its_containers_and_before_its_pipeline(
+    route: tuple[dict[str, Any], Path],
+) -> None:
+    for pipeline in _pipelines(route[0]).values():
+        for stage in ("Dev", "Staging", "Prod"):
+            env = stage.lower()
+            order = {name: run for name, run, _ in _actions(pipeline, stage)}
+            images = order[f"mlops-kit-{env}-containers.Images"]
+            assert order[f"mlops-kit-{env}-containers.Deploy"] < images < order[f"mlops-kit-{env}-pipeline.Prepare"]
+
+
+def test_no_route_step_is_privileged_and_the_tooling_account_cannot_push_images(
+    route: tuple[dict[str, Any], Path],
+) -> None:
+    template = route[0]
+    privileged = [k for k, r in template["Resources"].items()
                   if r["Type"] == "AWS::CodeBuild::Project" and r["Properties"]["Environment"].get("PrivilegedMode")]
-    assert len(privileged) == 1
-    assert privileged[0].startswith("CommitRoutePipelineImages")
+    assert privileged == []  # images are built by each stage's own project (containers stack)
+    statements = [statement for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
+                  for statement in r["Properties"]["PolicyDocument"]["Statement"]]
+
+    def actions(statement: dict[str, Any]) -> list[str]:
+        return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+
+    assert not [s for s in statements if any(a.startswith("ecr:") for a in actions(s))]
+    # The route starts only its own build projects (tokens of this template; CDK's asset role has "*", which
+    # CodeBuild, having no resource policies, confines to the tooling account), never a stage's project by ARN.
+    for statement in statements:
+        if "codebuild:StartBuild" in actions(statement):
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            assert not [r for r in resources if isinstance(r, str) and r.startswith("arn:")], resources
+
+
+def test_images_step_acts_only_as_the_stages_ml_engineer(route: tuple[dict[str, Any], Path]) -> None:
+    template = route[0]
+    images = [r for k, r in template["Resources"].items()
+              if r["Type"] == "AWS::CodeBuild::Project" and "Images" in k]
+    assert len(images) == 6  # three stages, two routes
+    for project in images:
+        assert project["Properties"]["ServiceRole"] == {"Fn::GetAtt": ["StageAccessB6A0B899", "Arn"]}
+        variables = {v["Name"]: v["Value"] for v in project["Properties"]["Environment"]["EnvironmentVariables"]}
+        assert variables["AWS_CONFIG_FILE"] == ".route-aws-config"
+    (policy,) = [r["Properties"]["PolicyDocument"] for k, r in template["Resources"].items()
+                 if r["Type"] == "AWS::IAM::Policy" and k.startswith("StageAccess")]
+    assumes = [s for s in policy["Statement"] if "sts:AssumeRole" in s["Action"]]
+    assert assumes == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": [
+        f"arn:aws:iam::{account}:role/mlops-kit-{env}-ml-engineer"
+        for account, env in (("111111111111", "dev"), ("222222222222", "staging"), ("333333333333", "prod"))]}]
 
 
 def test_artifacts_and_builds_are_kms_encrypted(route: tuple[dict[str, Any], Path]) -> None:
