@@ -186,6 +186,9 @@ class EndpointConfig(_Frozen):
     latency_p99_ms: int = Field(1000, ge=1, le=60_000)
     errors_5xx_per_minute: int = Field(1, ge=1)
     serverless: ServerlessConfig | None = None
+    # Cost guardrail (dev and staging only): an hourly teardown removes the endpoint, its config and its
+    # monitoring once it was last deployed or updated this long ago (deployment/teardown.py).
+    time_to_live_hours: int | None = Field(None, ge=1, le=720)
 
     @model_validator(mode="after")
     def _max_at_least_initial(self) -> EndpointConfig:
@@ -336,6 +339,13 @@ class EnvironmentConfig(_Frozen):
         if not approver.require_mfa:
             raise ValueError(f"{APPROVER}.require_mfa cannot be turned off")
         return value
+
+    @model_validator(mode="after")
+    def _no_time_to_live_in_prod(self) -> EnvironmentConfig:
+        if self.name == "prod" and self.endpoint.time_to_live_hours is not None:
+            raise ValueError("endpoint.time_to_live_hours is refused for prod: a production endpoint is never torn "
+                             "down on a timer")
+        return self
 
     @model_validator(mode="after")
     def _gate_fits_problem(self) -> EnvironmentConfig:

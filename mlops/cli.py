@@ -333,9 +333,9 @@ def add_endpoint_commands(commands: Commands) -> None:
 
 # --- operations: images, teardown (mlops/operations_cli.py) ----------------------------------------
 
-from mlops.operations_cli import add_images_commands  # noqa: E402 (the groups use this module's helpers)
+from mlops.operations_cli import add_images_commands, add_teardown_commands  # noqa: E402 (they use the helpers above)
 
-OPERATIONS_GROUPS: list[Callable[[Commands], None]] = [add_images_commands]
+OPERATIONS_GROUPS: list[Callable[[Commands], None]] = [add_images_commands, add_teardown_commands]
 
 # --- entry point --------------------------------------------------------------------------------
 

@@ -51,3 +51,76 @@ def add_images_commands(commands: Commands) -> None:
     build.add_argument("--wait", action="store_true", help="follow the build; fail with its reason")
     build.add_argument("--poll-seconds", type=float, default=15.0, help=argparse.SUPPRESS)
     build.add_argument("--timeout-minutes", type=float, default=0, help="give up waiting after this long")
+
+
+# --- teardown -----------------------------------------------------------------------------------
+
+
+def _kept_inventory(sm: Any, env_name: str) -> list[str]:
+    """What a teardown never touches, counted so the user sees it is still there."""
+    from botocore.exceptions import ClientError
+
+    from config.naming import BUCKET_PURPOSES, Names
+
+    names = Names.of(load_environment(env_name))
+    models = [m["ModelName"] for m in sm.list_models(NameContains=names.prefix)["Models"]
+              if m["ModelName"].startswith(f"{names.prefix}-")]
+    kept = [f"{len(models)} model(s) ({names.prefix}-model-v*)"]
+    try:
+        versions = sm.list_model_packages(ModelPackageGroupName=names.model_package_group)["ModelPackageSummaryList"]
+        kept.append(f"model package group {names.model_package_group} with {len(versions)} version(s)")
+    except ClientError:
+        kept.append(f"model package group {names.model_package_group} (not found)")
+    kept.append("buckets " + ", ".join(names.bucket(purpose) for purpose in BUCKET_PURPOSES) + " and their objects")
+    return kept
+
+
+def _confirm(count: int, env_name: str) -> bool:
+    import sys
+
+    if not sys.stdin.isatty():
+        return False
+    answer = input(f"remove these {count} resource(s) of {env_name}? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _teardown(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from config.naming import Names
+    from deployment.teardown import teardown_targets
+    from mlops.cli import aws_target, console
+    from mlops.teardown import TeardownError, TeardownTargets, teardown
+
+    env = load_environment(args.env)
+    target = aws_target(env, args)
+    sm, scheduler = client("sagemaker", target), client("scheduler", target)
+    targets = TeardownTargets.from_dict(teardown_targets(env))
+    plan = teardown(sm, scheduler, targets, now=datetime.now(UTC), apply=False)
+    if plan.removed and not args.yes:
+        for what in plan.removed:
+            console.print(f"  would remove {what}")
+        if not _confirm(len(plan.removed), env.name):
+            raise TeardownError(f"nothing removed from {env.name}: pass --yes to remove these "
+                                f"{len(plan.removed)} resource(s)")
+    report = teardown(sm, scheduler, targets, now=datetime.now(UTC)) if plan.removed else plan
+    for what in report.removed:
+        console.print(f"removed {what}")
+    if not report.removed:
+        console.print(f"nothing to remove in {env.name}")
+    for what in [*report.kept, *_kept_inventory(sm, env.name)]:
+        console.print(f"kept {what}")
+    if any(what.startswith("endpoint ") for what in report.removed):
+        stack = Names.of(env).stack("endpoint")
+        console.print(f"note: the stack {stack} still describes the endpoint; CloudFormation cannot update an endpoint "
+                      f"that is gone: `npx --no-install cdk destroy -c env={env.name} {stack}` before serving again")
+    return 0
+
+
+def add_teardown_commands(commands: Commands) -> None:
+    from mlops.cli import add_command
+
+    teardown = add_command(commands, "teardown", "remove the environment's endpoint, endpoint configs, monitoring "
+                           "schedules and Studio apps (never data, models, model packages or the registry)",
+                           _teardown)
+    teardown.add_argument("--yes", action="store_true", help="do not ask before removing")

@@ -112,6 +112,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _job_definition_endpoint(backend: SageMakerModelBackend, name: str | None) -> str | None:
+    """The endpoint a schedule watches is its job definition's (as DescribeMonitoringSchedule reports it)."""
+    definition = backend.data_quality_job_definitions.get(name or "")
+    if definition is None:
+        return None
+    endpoint: str | None = definition.data_quality_job_input.get("EndpointInput", {}).get("EndpointName")
+    return endpoint
+
+
 def _create_monitoring_schedule(self: Any) -> ActionResult:
     name = self._get_param("MonitoringScheduleName")
     config = self._get_param("MonitoringScheduleConfig") or {}
@@ -119,8 +128,7 @@ def _create_monitoring_schedule(self: Any) -> ActionResult:
     _store(self.sagemaker_backend, "schedules")[name] = {
         "MonitoringScheduleName": name, "MonitoringScheduleArn": arn, "CreationTime": _now(),
         "LastModifiedTime": _now(), "MonitoringScheduleStatus": "Scheduled",
-        "EndpointName": (config.get("MonitoringJobDefinition") or {}).get("EndpointName")
-        or self._get_param("EndpointName"),
+        "EndpointName": _job_definition_endpoint(self.sagemaker_backend, config.get("MonitoringJobDefinitionName")),
         "MonitoringType": config.get("MonitoringType", "DataQuality"),
     }
     return ActionResult({"MonitoringScheduleArn": arn})
