@@ -10,8 +10,10 @@ from constructs import Construct
 from config.settings import EnvironmentConfig
 from deployment.alarms import endpoint_alarms
 from deployment.endpoint import EndpointSpec, ServedVersion, endpoint_spec
+from deployment.teardown import time_to_live_spec
 from governance.compliance import NIST, acknowledge
 from stacks.constructs.canary_endpoint import CanaryEndpoint
+from stacks.constructs.endpoint_time_to_live import EndpointTimeToLive
 from stacks.constructs.metric_alarm import metric_alarm
 
 
@@ -29,6 +31,8 @@ class EndpointStack(cdk.Stack):
         if self.spec.variant.serverless:
             acknowledge(endpoint.endpoint_config, f"{NIST}SageMakerEndpointConfigurationKMSKeyConfigured")
         cdk.Tags.of(endpoint).add("model-version", str(served.version))
+        time_to_live = time_to_live_spec(env_config)
+        self.time_to_live = EndpointTimeToLive(self, "TimeToLive", spec=time_to_live) if time_to_live else None
         cdk.CfnOutput(self, "EndpointName", value=self.spec.endpoint_name)
         cdk.CfnOutput(self, "ServedModelVersion", value=str(served.version),
                       description=f"model package {served.package_arn}")

@@ -42,6 +42,7 @@ def variant_configs(environments: dict[str, EnvironmentConfig]) -> dict[str, Env
         "prebuilt": changed(prod, "mmaws", monitoring={"engine": "model-monitor", "image": "prebuilt"}),
         "retraining": changed(dev, "cron", training={"schedule": "cron(0 3 ? * MON *)"},
                               monitoring={"retrain_on_drift": True}),
+        "time-to-live": changed(staging, "ttl", endpoint={"time_to_live_hours": 12}),
     }
 
 
