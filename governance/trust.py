@@ -8,7 +8,7 @@ it), and a principal that does not exist yet would otherwise make the deployment
 from __future__ import annotations
 
 from config.naming import Names
-from config.settings import APPROVER, PersonaTrust
+from config.settings import APPROVER, PERSONAS, EnvironmentConfig, PersonaTrust
 from governance.documents import PolicyDocument, Statement, document
 
 ASSUME = "sts:AssumeRole"
@@ -40,8 +40,26 @@ def sso_role_pattern(names: Names, permission_set: str) -> str:
     )
 
 
-def persona_trust_policy(persona: str, names: Names, trust: PersonaTrust) -> PolicyDocument:
-    """The assume-role policy of one persona role; MFA for IAM users when `require_mfa`."""
+def studio_personas(env: EnvironmentConfig) -> tuple[str, ...]:
+    """The personas with a Studio user profile: all, where the experimentation stack is rendered (stage.py)."""
+    return PERSONAS if env.experimentation_enabled and env.vpc is not None else ()
+
+
+def studio_trust(names: Names) -> Statement:
+    """Studio runs a user profile's apps with the profile's role: SageMaker of this account assumes it."""
+    return {
+        "Sid": "StudioUserProfile",
+        "Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"},
+        "Action": ASSUME,
+        # Against the confused deputy: only SageMaker acting for this account's own domain.
+        "Condition": {"StringEquals": {"aws:SourceAccount": names.account}},
+    }
+
+
+def persona_trust_policy(persona: str, names: Names, trust: PersonaTrust, *, studio: bool = False) -> PolicyDocument:
+    """The assume-role policy of one persona role; MFA for IAM users when `require_mfa`; SageMaker when
+    the persona has a Studio user profile (`studio`)."""
     statements: list[Statement] = []
     if trust.sso_permission_sets:
         # Identity Center enforces MFA at sign-in; its role sessions carry no aws:MultiFactorAuthPresent.
@@ -59,6 +77,8 @@ def persona_trust_policy(persona: str, names: Names, trust: PersonaTrust) -> Pol
                 conditions["NumericLessThan"] = {"aws:MultiFactorAuthAge": str(APPROVER_MFA_MAX_AGE_SECONDS)}
         statements.append(_trust("IamUsersWithMfa" if trust.require_mfa else "IamUsers", names,
                                  [_account_of(arn) for arn in trust.users], conditions))
+    if studio:
+        statements.append(studio_trust(names))
     return document(*statements)
 
 

@@ -9,8 +9,9 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from config.naming import Names
-from config.settings import PERSONAS, ConfigError, EnvironmentConfig
+from config.settings import ConfigError, EnvironmentConfig
 from deployment.endpoint import kms_key_alias_arn
+from governance.trust import studio_personas
 
 # The persona whose role a profile falls back to when it names none (least of the writers).
 DEFAULT_PERSONA = "data-scientist"
@@ -51,7 +52,8 @@ class ExperimentationStack(cdk.Stack):
         self.domain.add_property_override("DefaultUserSettings.CodeEditorAppSettings", idle)
         self.domain.add_property_override("DefaultUserSettings.SharingSettings", {"NotebookOutputOption": "Disabled"})
         self.profiles: dict[str, sagemaker.CfnUserProfile] = {}
-        for persona in PERSONAS:
+        # The same personas whose roles trust SageMaker (governance/trust.py): a profile's role must.
+        for persona in studio_personas(env_config):
             self.profiles[persona] = sagemaker.CfnUserProfile(
                 self, f"Profile{''.join(part.capitalize() for part in persona.split('-'))}",
                 domain_id=self.domain.attr_domain_id, user_profile_name=persona,

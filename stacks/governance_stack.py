@@ -12,7 +12,7 @@ from config.naming import BUCKET_PURPOSES, Names
 from config.settings import EnvironmentConfig
 from governance.compliance import AWS, MLOPS, NIST, acknowledge, acknowledge_policy_wildcards
 from governance.policies import PERSONAS, execution_role_policy, permission_boundary, persona_policy
-from governance.trust import persona_trust_policy, session_hours
+from governance.trust import persona_trust_policy, session_hours, studio_personas
 from stacks.constructs.secure_bucket import Retention, SecureBucket, access_log_bucket
 
 # Captured requests and monitoring reports are evidence, kept a year; data and artifacts stay until deleted.
@@ -128,7 +128,8 @@ class GovernanceStack(cdk.Stack):
                 managed_policies=[policy],
                 max_session_duration=cdk.Duration.hours(session_hours(persona)),
             )
-            trust = persona_trust_policy(persona, names, env_config.personas[persona])
+            trust = persona_trust_policy(persona, names, env_config.personas[persona],
+                                         studio=persona in studio_personas(env_config))
             cfn_role = role.node.default_child
             assert isinstance(cfn_role, iam.CfnRole)
             cfn_role.add_property_override("AssumeRolePolicyDocument", trust)

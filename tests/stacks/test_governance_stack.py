@@ -219,7 +219,7 @@ def test_staging_persona_roles_trust_exactly_the_configured_principals(
     assert roles["mlops-kit-staging-data-scientist"]["AssumeRolePolicyDocument"] == {
         "Version": "2012-10-17",
         "Statement": [{**sso, "Condition": {"ArnLike": {"aws:PrincipalArn": [
-            f"arn:aws:iam::222222222222:{SSO_PATH}MlopsKitDataScientist_*"]}}}],
+            f"arn:aws:iam::222222222222:{SSO_PATH}MlopsKitDataScientist_*"]}}}, STUDIO_STAGING],
     }
     engineer = roles["mlops-kit-staging-ml-engineer"]["AssumeRolePolicyDocument"]["Statement"]
     # 444444444444 is the CI/CD tooling account: its route retrains and checks the endpoint as this persona.
@@ -253,5 +253,35 @@ def test_no_persona_role_trusts_an_account_without_a_condition(
     roles = _roles(_governance(synthesized_app, environments[name]))
     for persona in ("data-scientist", "ml-engineer", "model-approver", "auditor"):
         for statement in roles[names.persona_role(persona)]["AssumeRolePolicyDocument"]["Statement"]:
-            assert "aws:PrincipalArn" in json.dumps(statement["Condition"]), (persona, statement)
+            # People and machines by principal ARN; SageMaker (Studio) only for this account.
+            key = "aws:SourceAccount" if "Service" in statement["Principal"] else "aws:PrincipalArn"
+            assert key in json.dumps(statement["Condition"]), (persona, statement)
             assert statement["Action"] == "sts:AssumeRole"
+
+
+STUDIO_STAGING = {"Sid": "StudioUserProfile", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+                  "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": "222222222222"}}}
+
+
+def _trusts_sagemaker(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in role["AssumeRolePolicyDocument"]["Statement"]
+            if s["Principal"].get("Service") == "sagemaker.amazonaws.com"]
+
+
+def test_persona_roles_with_a_studio_profile_trust_sagemaker_of_their_account_only(
+    synthesized_app: SynthesizedApp, environments: dict[str, EnvironmentConfig]
+) -> None:
+    staging = environments["staging"]
+    roles = _roles(_governance(synthesized_app, staging))
+    profiles = _resources(Template.from_json(synthesized_app.template(Names.of(staging).stack("experimentation"))),
+                          "AWS::SageMaker::UserProfile")
+    profile_roles = {p["Properties"]["UserSettings"]["ExecutionRole"] for p in profiles.values()}
+    assert len(profile_roles) == 4
+    for arn in profile_roles:
+        assert _trusts_sagemaker(roles[arn.split("/")[-1]]) == [STUDIO_STAGING], arn
+    # No Studio in dev (no VPC) or prod (experimentation off): no persona role there trusts SageMaker.
+    for name in ("dev", "prod"):
+        names = Names.of(environments[name])
+        assert f"{names.prefix}-experimentation" not in synthesized_app.templates
+        for role_name, role in _roles(_governance(synthesized_app, environments[name])).items():
+            assert _trusts_sagemaker(role) == [] or role_name == names.execution_role, role_name
