@@ -123,12 +123,12 @@ REASONS: dict[str, str] = {
     # --- The endpoint's time-to-live (stacks/constructs/endpoint_time_to_live.py) ---
     f"{NIST}LambdaDLQ": "The time-to-live teardown runs hourly from a schedule rule with retries; a failed run is "
     "repeated by the next one, so a dead-letter queue would hold nothing anyone replays.",
-    f"{NIST}LambdaInsideVPC": "The time-to-live teardown calls only the SageMaker and Scheduler control-plane APIs "
-    "and touches no data; it needs no network of the environment.",
+    f"{NIST}LambdaInsideVPC": "The time-to-live teardown calls only CloudFormation's control-plane API and touches "
+    "no data; it needs no network of the environment.",
     f"{NIST}CloudWatchLogGroupEncrypted": "The time-to-live teardown logs only resource names it removed or kept, "
     "encrypted at rest by CloudWatch Logs' own key.",
-    f"{AWS}IAM5[Resource::arn:{ANY}:sagemaker:{ANY}:endpoint-config/{ANY}-endpoint-v*]": "The endpoint's "
-    "configurations, one per served version (<project>-<env>-endpoint-v<N>); the teardown removes the current one.",
+    f"{AWS}IAM5[Resource::arn:{ANY}:cloudformation:{ANY}:stack/{ANY}/*]": "One named stack of the environment (its "
+    "monitoring or endpoint stack); a stack's ARN ends with the id CloudFormation gives each creation of it.",
     # --- The MLOps pack (governance/rules/) ---
     f"{MLOPS}MonitoringJobNetworkIsolation": "The scheduled-job monitoring engine's container puts its CloudWatch "
     "metrics itself (PutMetricData), which network isolation would block; it runs with the execution role as its "

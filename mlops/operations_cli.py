@@ -72,6 +72,9 @@ def _kept_inventory(sm: Any, env_name: str) -> list[str]:
     except ClientError:
         kept.append(f"model package group {names.model_package_group} (not found)")
     kept.append("buckets " + ", ".join(names.bucket(purpose) for purpose in BUCKET_PURPOSES) + " and their objects")
+    kept.append("stacks " + ", ".join(names.stack(part) for part in ("governance", "containers", "registry",
+                                                                      "pipeline")) +
+                f" and {names.stack('experimentation')} if deployed (not touched)")
     return kept
 
 
@@ -80,47 +83,49 @@ def _confirm(count: int, env_name: str) -> bool:
 
     if not sys.stdin.isatty():
         return False
-    answer = input(f"remove these {count} resource(s) of {env_name}? [y/N] ")
+    answer = input(f"remove these {count} item(s) of {env_name}? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 
 
 def _teardown(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from config.naming import Names
     from deployment.teardown import teardown_targets
     from mlops.cli import aws_target, console
-    from mlops.teardown import TeardownError, TeardownTargets, teardown
+    from mlops.teardown import TeardownError, TeardownReport, TeardownTargets, teardown
 
     env = load_environment(args.env)
     target = aws_target(env, args)
-    sm, scheduler = client("sagemaker", target), client("scheduler", target)
+    cfn, sm = client("cloudformation", target), client("sagemaker", target)
     targets = TeardownTargets.from_dict(teardown_targets(env))
-    plan = teardown(sm, scheduler, targets, now=datetime.now(UTC), apply=False)
+    plan = teardown(cfn, sm, targets, now=datetime.now(UTC), apply=False)
     if plan.removed and not args.yes:
         for what in plan.removed:
             console.print(f"  would remove {what}")
         if not _confirm(len(plan.removed), env.name):
             raise TeardownError(f"nothing removed from {env.name}: pass --yes to remove these "
-                                f"{len(plan.removed)} resource(s)")
-    report = teardown(sm, scheduler, targets, now=datetime.now(UTC)) if plan.removed else plan
-    for what in report.removed:
-        console.print(f"removed {what}")
-    if not report.removed:
+                                f"{len(plan.removed)} item(s)")
+    report = TeardownReport()
+    try:
+        if plan.removed:
+            teardown(cfn, sm, targets, now=datetime.now(UTC), report=report)
+    finally:  # on a DELETE_FAILED, what went before it is said too
+        for what in report.removed:
+            console.print(f"removed {what}")
+    if not plan.removed:
         console.print(f"nothing to remove in {env.name}")
-    for what in [*report.kept, *_kept_inventory(sm, env.name)]:
+    for what in [*(report.kept if plan.removed else plan.kept), *_kept_inventory(sm, env.name)]:
         console.print(f"kept {what}")
-    if any(what.startswith("endpoint ") for what in report.removed):
-        stack = Names.of(env).stack("endpoint")
-        console.print(f"note: the stack {stack} still describes the endpoint; CloudFormation cannot update an endpoint "
-                      f"that is gone: `npx --no-install cdk destroy -c env={env.name} {stack}` before serving again")
+    if any(what.startswith("stack ") for what in report.removed):
+        console.print(f"note: the next `npx --no-install cdk deploy -c env={env.name} -c model_version=N --all` or run "
+                      "of the CI/CD route creates the stacks again (e-mail subscribers confirm the alerts topic again)")
     return 0
 
 
 def add_teardown_commands(commands: Commands) -> None:
     from mlops.cli import add_command
 
-    teardown = add_command(commands, "teardown", "remove the environment's endpoint, endpoint configs, monitoring "
-                           "schedules and Studio apps (never data, models, model packages or the registry)",
+    teardown = add_command(commands, "teardown", "delete the environment's monitoring and endpoint stacks and stop "
+                           "its Studio apps (never data, models, model packages or the registry)",
                            _teardown)
     teardown.add_argument("--yes", action="store_true", help="do not ask before removing")

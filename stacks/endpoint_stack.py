@@ -31,6 +31,11 @@ class EndpointStack(cdk.Stack):
         if self.spec.variant.serverless:
             acknowledge(endpoint.endpoint_config, f"{NIST}SageMakerEndpointConfigurationKMSKeyConfigured")
         cdk.Tags.of(endpoint).add("model-version", str(served.version))
+        # The timer lives with what it times: this stack is deleted last, with one DeleteStack call that
+        # returns at once, so the Lambda has followed the monitoring stack's deletion to its end before
+        # its own role goes. In the monitoring stack it would lose its role while waiting on that
+        # deletion; a separate stack would outlive the endpoint and run hourly with nothing to do, and
+        # need its own deploy and destroy. The next deploy of this stack brings the timer back with it.
         time_to_live = time_to_live_spec(env_config)
         self.time_to_live = EndpointTimeToLive(self, "TimeToLive", spec=time_to_live) if time_to_live else None
         cdk.CfnOutput(self, "EndpointName", value=self.spec.endpoint_name)

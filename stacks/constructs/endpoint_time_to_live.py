@@ -1,8 +1,9 @@
-"""An endpoint's time-to-live: an hourly rule runs a small Lambda that tears the endpoint down once it is old.
+"""An endpoint's time-to-live: an hourly rule runs a small Lambda that tears serving down once it is old.
 
 The Lambda's code is mlops/teardown.py (with mlops/aws.py and mlops/errors.py), the module `mlops teardown`
-runs, configured from the same spec (deployment/teardown.py); its role may remove this endpoint, its
-configs and its monitoring schedules, and nothing else.
+runs, configured from the same spec (deployment/teardown.py). It asks CloudFormation to delete the
+environment's monitoring and endpoint stacks; CloudFormation deletes their resources with each stack's
+service role, so this role may only delete and read those two stacks.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from config.images import REPO_ROOT
-from deployment.teardown import TimeToLiveSpec
+from deployment.teardown import STACK_READ_ACTIONS, TimeToLiveSpec
 from governance.compliance import AWS, NIST, acknowledge
 
 # What the Lambda ships: the teardown and the two modules it imports (boto3 is in the runtime).
@@ -48,29 +49,26 @@ class EndpointTimeToLive(Construct):
         super().__init__(scope, construct_id)
         role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                         description=f"Tears {spec.name} down after {spec.hours} h")
-        log_group = logs.LogGroup(self, "Logs", log_group_name=f"/aws/lambda/{spec.name}",
-                                  retention=logs.RetentionDays.ONE_YEAR, removal_policy=cdk.RemovalPolicy.RETAIN)
+        # Retained: the teardown deletes this stack, its runs' logs stay (a year). Unnamed, so the next
+        # deploy creates a new group instead of colliding with the retained one.
+        log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_YEAR,
+                                  removal_policy=cdk.RemovalPolicy.RETAIN)
         policy = iam.ManagedPolicy(self, "Policy", roles=[role], statements=[
-            iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint"],
-                                resources=[spec.endpoint_arn]),
-            iam.PolicyStatement(actions=["sagemaker:DeleteEndpointConfig"],
-                                resources=[spec.endpoint_config_arn_pattern]),
-            # Listing takes no resource; deleting is scoped to the environment's two schedules.
-            iam.PolicyStatement(actions=["sagemaker:ListMonitoringSchedules"], resources=["*"]),
-            iam.PolicyStatement(actions=["sagemaker:DeleteMonitoringSchedule"],
-                                resources=list(spec.monitoring_schedule_arns)),
-            iam.PolicyStatement(actions=["scheduler:GetSchedule", "scheduler:DeleteSchedule"],
-                                resources=list(spec.scheduler_schedule_arns)),
+            # No sagemaker:* and no iam:PassRole: CloudFormation deletes with the stack's own service role.
+            iam.PolicyStatement(actions=["cloudformation:DeleteStack", *STACK_READ_ACTIONS],
+                                resources=list(spec.stack_arns)),
             iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                                 resources=[log_group.log_group_arn]),
         ])
         self.function = lambda_.Function(
             self, "Function", function_name=spec.name, runtime=RUNTIME, handler=HANDLER,
             code=lambda_.Code.from_asset(str(stage_teardown_code())), role=role,
-            environment=spec.environment, timeout=cdk.Duration.minutes(2), memory_size=256,
+            environment=spec.environment, memory_size=256,
+            # Lambda's longest: it follows the monitoring stack's deletion before starting its own stack's.
+            timeout=cdk.Duration.minutes(15),
             # One teardown at a time; the next hourly run repeats whatever one left undone.
             reserved_concurrent_executions=1, log_group=log_group,
-            description=f"Removes the endpoint, its config and monitoring once it is {spec.hours} h old",
+            description=f"Deletes the monitoring and endpoint stacks once the endpoint is {spec.hours} h old",
         )
         # CDK makes the function depend on its role, which its Role GetAtt already does (cfn-lint W3005);
         # what it needs first is the role's permissions, i.e. the managed policy.
@@ -83,6 +81,6 @@ class EndpointTimeToLive(Construct):
             description=f"Checks the endpoint's age hourly; time-to-live {spec.hours} h",
             targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
         )
-        acknowledge(policy, f"{AWS}IAM5[Resource::*]", f"{AWS}IAM5[Resource::{spec.endpoint_config_arn_pattern}]")
+        acknowledge(policy, *(f"{AWS}IAM5[Resource::{arn}]" for arn in spec.stack_arns))
         acknowledge(self.function, f"{NIST}LambdaDLQ", f"{NIST}LambdaInsideVPC")
         acknowledge(log_group, f"{NIST}CloudWatchLogGroupEncrypted")

@@ -10,6 +10,10 @@ test) and keeps the call path real: boto3 -> moto's HTTP layer -> these handlers
 - SageMaker: moto has no monitoring schedules and no Studio apps. `install_sagemaker_operations` adds
   Create/List/DeleteMonitoringSchedule and Create/List/DeleteApp on a per-backend dict (reset with
   moto's state).
+- CloudFormation: moto's templates know no AWS::SageMaker::MonitoringSchedule, and a resource that fails
+  to delete makes moto's DeleteStack raise instead of ending DELETE_FAILED. `install_stack_resources`
+  adds the schedule type (on the same dict as the API's schedules); `fail_stack_deletion` makes one
+  stack's deletion end DELETE_FAILED with CloudFormation's events, as a real failed deletion does.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from moto.cloudformation import parsing as cloudformation_parsing
+from moto.cloudformation.models import CloudFormationBackend, Event
 from moto.codebuild.models import CodeBuildBackend, codebuild_backends
 from moto.core.responses import ActionResult
-from moto.sagemaker.models import SageMakerModelBackend
+from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 
 PHASES = ("SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD",
@@ -193,3 +199,68 @@ SAGEMAKER_OPERATIONS = {
 def install_sagemaker_operations(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, handler in SAGEMAKER_OPERATIONS.items():
         monkeypatch.setattr(SageMakerResponse, name, handler, raising=False)
+
+
+# --- CloudFormation: a monitoring schedule resource, and a deletion that fails ------------------------
+
+
+class CfnMonitoringSchedule:
+    """AWS::SageMaker::MonitoringSchedule in moto's templates: the same record CreateMonitoringSchedule stores."""
+
+    def __init__(self, name: str, account_id: str, region_name: str) -> None:
+        self.physical_resource_id = name
+        self.account_id, self.region_name = account_id, region_name
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> CfnMonitoringSchedule:
+        properties = cloudformation_json["Properties"]
+        name = properties.get("MonitoringScheduleName", resource_name)
+        config = properties.get("MonitoringScheduleConfig", {})
+        _store(sagemaker_backends[account_id][region_name], "schedules")[name] = {
+            "MonitoringScheduleName": name, "CreationTime": _now(), "LastModifiedTime": _now(),
+            "MonitoringScheduleArn": f"arn:aws:sagemaker:{region_name}:{account_id}:monitoring-schedule/{name}",
+            "MonitoringScheduleStatus": "Scheduled", "EndpointName": properties.get("EndpointName"),
+            "MonitoringType": config.get("MonitoringType", "DataQuality"),
+        }
+        return cls(name, account_id, region_name)
+
+    def is_created(self) -> bool:
+        return True
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        _store(sagemaker_backends[account_id][region_name], "schedules").pop(self.physical_resource_id, None)
+
+
+STACK_RESOURCE_TYPES: dict[str, type] = {"AWS::SageMaker::MonitoringSchedule": CfnMonitoringSchedule}
+
+
+def install_stack_resources(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = cloudformation_parsing.resource_class_from_type
+
+    def resource_class_from_type(resource_type: str) -> Any:
+        return STACK_RESOURCE_TYPES.get(resource_type) or original(resource_type)
+
+    monkeypatch.setattr(cloudformation_parsing, "resource_class_from_type", resource_class_from_type)
+
+
+def fail_stack_deletion(monkeypatch: pytest.MonkeyPatch, stack_name: str, logical_id: str, reason: str) -> None:
+    """DeleteStack on `stack_name` deletes nothing and ends DELETE_FAILED, `logical_id` failing with `reason`."""
+    original = CloudFormationBackend.delete_stack
+
+    def delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
+        stack = next((s for s in self.stacks.values() if name_or_stack_id in (s.name, s.stack_id)), None)
+        if stack is None or stack.name != stack_name:
+            original(self, name_or_stack_id)
+            return
+        stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+        resource = stack.template_dict["Resources"][logical_id]
+        stack.events.append(Event(
+            stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
+            physical_resource_id=logical_id, resource_type=resource["Type"], resource_status="DELETE_FAILED",
+            resource_status_reason=reason, resource_properties=None))
+        stack._add_stack_event("DELETE_FAILED", resource_status_reason=f"The following resource(s) failed to "
+                               f"delete: [{logical_id}]. ")
+        stack.status = "DELETE_FAILED"
+
+    monkeypatch.setattr(CloudFormationBackend, "delete_stack", delete_stack)

@@ -1,6 +1,8 @@
-"""`mlops teardown` and the endpoint's time-to-live against moto: what goes (endpoint, its config, monitoring
-schedules of both engines, Studio apps) and what stays (models, model packages, the group, buckets, the
-Studio domain); the age limit; refusal without --yes; the Lambda handler on the spec's configuration."""
+"""`mlops teardown` and the endpoint's time-to-live against moto's CloudFormation: the monitoring and
+endpoint stacks are deleted (monitoring first) and what they held goes with them, except what they retain;
+models, model packages, the group, buckets, the other stacks and the Studio domain stay; the stacks can
+be created again afterwards; a DELETE_FAILED says which resource and why; a stack without a service role
+is refused; the age limit; refusal without --yes; the Lambda handler on the spec's configuration."""
 
 from __future__ import annotations
 
@@ -14,52 +16,85 @@ from botocore.exceptions import ClientError
 from config.naming import Names
 from config.settings import EnvironmentConfig
 from deployment import teardown as ttl_spec
-from deployment.teardown import teardown_targets, time_to_live_spec
+from deployment.teardown import teardown_stacks, teardown_targets, time_to_live_spec
 from mlops import teardown as lambda_code
 from mlops.aws import AwsTarget, client
 from mlops.cli import main
 from mlops.teardown import TeardownTargets, teardown
-from tests.mlops.moto_cloud_extensions import install_sagemaker_operations
+from tests.mlops.moto_cloud_extensions import fail_stack_deletion, install_sagemaker_operations, install_stack_resources
 from tests.mlops.test_registry import seed_versions
 
-SCHEDULE_ROLE = "arn:aws:iam::123456789012:role/scheduler"
+ACCOUNT = "123456789012"
+
+
+def cfn_exec_role(region: str) -> str:
+    """The CDK bootstrap's CloudFormation execution role, which `cdk deploy` makes each stack's service role."""
+    return f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-{region}"
+
+
+def endpoint_template(names: Names, package: str) -> dict[str, Any]:
+    """The endpoint stack's structure (stacks/endpoint_stack.py) in the types moto's CloudFormation creates:
+    model, config and endpoint (CloudFormation-named model and config), the time-to-live rule and its
+    retained, unnamed log group. moto's Model wants PrimaryContainer where the stack has Containers."""
+    return {"Resources": {
+        "ServingModel": {"Type": "AWS::SageMaker::Model", "Properties": {
+            "ExecutionRoleArn": names.execution_role_arn, "PrimaryContainer": {"ModelPackageName": package}}},
+        "ServingConfig": {"Type": "AWS::SageMaker::EndpointConfig", "Properties": {"ProductionVariants": [{
+            "VariantName": "AllTraffic", "ModelName": {"Fn::GetAtt": ["ServingModel", "ModelName"]},
+            "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}]}},
+        "ServingEndpoint": {"Type": "AWS::SageMaker::Endpoint", "Properties": {
+            "EndpointName": names.endpoint,
+            "EndpointConfigName": {"Fn::GetAtt": ["ServingConfig", "EndpointConfigName"]}}},
+        "TimeToLiveLogs": {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+                           "Properties": {"RetentionInDays": 365}},
+        "TimeToLiveSchedule": {"Type": "AWS::Events::Rule", "Properties": {
+            "Name": names.endpoint_teardown, "ScheduleExpression": "rate(1 hour)", "State": "ENABLED"}},
+    }}
+
+
+def monitoring_template(names: Names) -> dict[str, Any]:
+    """The monitoring stack's structure (stacks/monitoring_stack.py): alerts topic, Model Monitor schedule,
+    dashboard."""
+    return {"Resources": {
+        "Alerts": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{names.prefix}-alerts"}},
+        "ModelMonitorJob0Schedule": {"Type": "AWS::SageMaker::MonitoringSchedule", "Properties": {
+            "MonitoringScheduleName": names.monitoring_schedule, "EndpointName": names.endpoint,
+            "MonitoringScheduleConfig": {"MonitoringType": "DataQuality",
+                                         "MonitoringJobDefinitionName": f"{names.prefix}-data-quality"}}},
+        "Dashboard": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {
+            "DashboardName": names.dashboard, "DashboardBody": json.dumps({"widgets": []})}},
+    }}
+
+
+def deploy(cfn: Any, name: str, template: dict[str, Any], *, role: str | None) -> None:
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template), **({"RoleARN": role} if role else {}))
 
 
 @pytest.fixture
 def deployed(aws: AwsTarget, dev: EnvironmentConfig, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """What the dev stacks create: a served version, both engines' monitoring schedules, a Studio domain with apps."""
+    """What dev's deploy leaves: a registered version and a pipeline model, the endpoint and monitoring stacks
+    (each with the cfn-exec role), another stack of the environment, a Studio domain with apps."""
     install_sagemaker_operations(monkeypatch)
+    install_stack_resources(monkeypatch)
     names = Names.of(dev)
-    sm, scheduler, s3 = client("sagemaker", aws), client("scheduler", aws), client("s3", aws)
+    sm, s3, cfn = client("sagemaker", aws), client("s3", aws), client("cloudformation", aws)
     (package,) = seed_versions(aws, dev, [0.9], ["Approved"])
     s3.put_object(Bucket=names.bucket("artifacts"), Key="data/train.csv", Body=b"a,b\n1,2\n")
-    model, config = names.model(1), names.endpoint_config(1)
-    sm.create_model(ModelName=model, ExecutionRoleArn=names.execution_role_arn,
+    sm.create_model(ModelName=names.model(1), ExecutionRoleArn=names.execution_role_arn,
                     Containers=[{"ModelPackageName": package}])
-    sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
-    sm.create_endpoint(EndpointName=names.endpoint, EndpointConfigName=config)
-    definition = f"{names.prefix}-data-quality"
-    sm.create_data_quality_job_definition(
-        JobDefinitionName=definition, RoleArn=names.execution_role_arn,
-        DataQualityAppSpecification={"ImageUri": names.image_uri("monitor", "t")},
-        DataQualityJobInput={"EndpointInput": {"EndpointName": names.endpoint,
-                                               "LocalPath": "/opt/ml/processing/input"}},
-        DataQualityJobOutputConfig={"MonitoringOutputs": [{"S3Output": {
-            "S3Uri": f"s3://{names.bucket('reports')}/m", "LocalPath": "/opt/ml/processing/output"}}]},
-        JobResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}})
-    sm.create_monitoring_schedule(MonitoringScheduleName=names.monitoring_schedule, MonitoringScheduleConfig={
-        "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"}, "MonitoringType": "DataQuality",
-        "MonitoringJobDefinitionName": definition})
-    scheduler.create_schedule(Name=names.model_quality_schedule, ScheduleExpression="cron(0 * * * ? *)",
-                              FlexibleTimeWindow={"Mode": "OFF"},
-                              Target={"Arn": "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob",
-                                      "RoleArn": SCHEDULE_ROLE, "Input": "{}"})
+    role = cfn_exec_role(aws.region)
+    deploy(cfn, names.stack("registry"), {"Resources": {"ApprovalEvents": {"Type": "AWS::Events::Rule", "Properties": {
+        "Name": f"{names.prefix}-approvals", "EventPattern": {"source": ["aws.sagemaker"]}}}}}, role=role)
+    deploy(cfn, names.stack("endpoint"), endpoint_template(names, package), role=role)
+    deploy(cfn, names.stack("monitoring"), monitoring_template(names), role=role)
     domain = sm.create_domain(DomainName=names.studio_domain, AuthMode="IAM", DefaultUserSettings={
         "ExecutionRole": names.execution_role_arn}, SubnetIds=["subnet-1"], VpcId="vpc-1")["DomainArn"].split("/")[-1]
     for app_type, app_name in (("JupyterLab", "default"), ("CodeEditor", "default")):
         sm.create_app(DomainId=domain, UserProfileName="data-scientist", AppType=app_type, AppName=app_name)
-    return {"sm": sm, "scheduler": scheduler, "s3": s3, "names": names, "domain": domain, "package": package}
+    # moto names a template's endpoint itself (it ignores EndpointName).
+    (endpoint,) = [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
+    return {"sm": sm, "s3": s3, "cfn": cfn, "logs": client("logs", aws), "names": names, "domain": domain,
+            "package": package, "role": role, "endpoint": endpoint}
 
 
 def _gone(call: Any, **kwargs: Any) -> bool:
@@ -70,35 +105,60 @@ def _gone(call: Any, **kwargs: Any) -> bool:
     return False
 
 
-def test_teardown_removes_serving_and_studio_apps_and_keeps_data_models_and_registry(
-    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str],
+def _stack_exists(cfn: Any, name: str) -> bool:
+    return not _gone(cfn.describe_stacks, StackName=name)
+
+
+def test_teardown_deletes_the_serving_stacks_and_keeps_data_models_registry_and_other_stacks(
+    deployed: dict[str, Any], dev: EnvironmentConfig, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    sm, scheduler, names = deployed["sm"], deployed["scheduler"], deployed["names"]
+    sm, cfn, names = deployed["sm"], deployed["cfn"], deployed["names"]
+    (config,) = [c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]]
+    assert len(sm.list_monitoring_schedules(EndpointName=names.endpoint)["MonitoringScheduleSummaries"]) == 1
     assert main(["teardown", "--env", "dev", "--yes"]) == 0
     out = capsys.readouterr().out
-    # Removed, and said so.
-    assert _gone(sm.describe_endpoint, EndpointName=names.endpoint)
-    assert _gone(sm.describe_endpoint_config, EndpointConfigName=names.endpoint_config(1))
+    # CloudFormation deleted both stacks and, with them, what they held.
+    for stack in teardown_stacks(dev):
+        assert not _stack_exists(cfn, stack)
+    assert _gone(sm.describe_endpoint, EndpointName=deployed["endpoint"])
+    assert _gone(sm.describe_endpoint_config, EndpointConfigName=config)
     assert sm.list_monitoring_schedules(EndpointName=names.endpoint)["MonitoringScheduleSummaries"] == []
-    assert _gone(scheduler.get_schedule, Name=names.model_quality_schedule)
     assert {app["Status"] for app in sm.list_apps(DomainIdEquals=deployed["domain"])["Apps"]} == {"Deleted"}
-    for line in (f"removed endpoint {names.endpoint}", f"removed endpoint config {names.endpoint_config(1)}",
-                 f"removed monitoring schedule {names.monitoring_schedule}",
-                 f"removed monitoring job schedule {names.model_quality_schedule} (EventBridge Scheduler)",
-                 "removed Studio app JupyterLab/default of data-scientist",
+    # Monitoring first: it names the endpoint.
+    removed = [line for line in out.splitlines() if line.startswith("removed stack ")]
+    assert [line.split()[2] for line in removed] == [names.stack("monitoring"), names.stack("endpoint")]
+    assert f":endpoint/{deployed['endpoint']}," in removed[1]  # moto's account, not dev's
+    assert f"SageMaker::MonitoringSchedule {names.monitoring_schedule}" in removed[0]
+    for line in ("removed Studio app JupyterLab/default of data-scientist",
                  "removed Studio app CodeEditor/default of data-scientist"):
         assert line in out
-    # Kept, and said so.
+    # Kept, and said so: the retained log group, models, the registry, buckets, other stacks, Studio.
+    (log_group,) = deployed["logs"].describe_log_groups()["logGroups"]
+    assert f"kept Logs::LogGroup {log_group['logGroupName']} of stack {names.stack('endpoint')} " \
+           "(DeletionPolicy Retain)" in out
     assert sm.describe_model(ModelName=names.model(1))["ModelName"] == names.model(1)
     assert sm.describe_model_package(ModelPackageName=deployed["package"])["ModelApprovalStatus"] == "Approved"
     assert sm.describe_model_package_group(ModelPackageGroupName=names.model_package_group)
     assert sm.describe_domain(DomainId=deployed["domain"])["DomainName"] == names.studio_domain
     assert deployed["s3"].get_object(Bucket=names.bucket("artifacts"), Key="data/train.csv")["Body"].read()
+    assert _stack_exists(cfn, names.stack("registry"))
     for line in ("kept 1 model(s)", f"kept model package group {names.model_package_group} with 1 version(s)",
                  f"kept Studio domain {names.studio_domain} and its user profiles",
-                 f"kept buckets {names.bucket('data')}"):
+                 f"kept buckets {names.bucket('data')}", f"kept stacks {names.stack('governance')}"):
         assert line in out
-    assert f"cdk destroy -c env=dev {names.stack('endpoint')}" in out
+    assert "cdk deploy -c env=dev" in out
+
+
+def test_after_a_teardown_the_next_deploy_creates_the_stacks_again(deployed: dict[str, Any]) -> None:
+    cfn, sm, names = deployed["cfn"], deployed["sm"], deployed["names"]
+    assert main(["teardown", "--env", "dev", "--yes"]) == 0
+    # Nothing left behind collides: the endpoint and schedule names are free, the retained log group is unnamed.
+    deploy(cfn, names.stack("endpoint"), endpoint_template(names, deployed["package"]), role=deployed["role"])
+    deploy(cfn, names.stack("monitoring"), monitoring_template(names), role=deployed["role"])
+    assert [e["EndpointStatus"] for e in sm.list_endpoints()["Endpoints"]] == ["InService"]
+    assert [s["MonitoringScheduleName"] for s in sm.list_monitoring_schedules(
+        EndpointName=names.endpoint)["MonitoringScheduleSummaries"]] == [names.monitoring_schedule]
+    assert len(deployed["logs"].describe_log_groups()["logGroups"]) == 2  # the kept one and the new one
 
 
 def test_a_second_teardown_has_nothing_to_remove(deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,24 +172,61 @@ def test_a_second_teardown_has_nothing_to_remove(deployed: dict[str, Any], capsy
 
 def test_without_yes_and_no_terminal_nothing_is_removed(deployed: dict[str, Any],
                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    names = deployed["names"]
     assert main(["teardown", "--env", "dev"]) == 1
     captured = capsys.readouterr()
-    assert f"would remove endpoint {deployed['names'].endpoint}" in captured.out
-    assert captured.err.strip() == "error: nothing removed from dev: pass --yes to remove these 6 resource(s)"
-    assert deployed["sm"].describe_endpoint(EndpointName=deployed["names"].endpoint)["EndpointStatus"]
+    assert f"would remove stack {names.stack('endpoint')} (4 resource(s): " in captured.out
+    # Two stacks and two Studio apps.
+    assert captured.err.strip() == "error: nothing removed from dev: pass --yes to remove these 4 item(s)"
+    assert deployed["sm"].describe_endpoint(EndpointName=deployed["endpoint"])["EndpointStatus"]
+    assert _stack_exists(deployed["cfn"], names.stack("monitoring"))
 
 
-def test_time_to_live_keeps_a_young_endpoint_and_removes_an_old_one(deployed: dict[str, Any],
-                                                                     dev: EnvironmentConfig) -> None:
-    sm, scheduler, names = deployed["sm"], deployed["scheduler"], deployed["names"]
-    targets = TeardownTargets.from_dict({**teardown_targets(dev, studio=False), "older_than_hours": 24})
-    young = teardown(sm, scheduler, targets, now=datetime.now(UTC) + timedelta(hours=23))
+def test_a_failed_stack_deletion_is_one_line_with_cloudformations_reason(
+    deployed: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    names = deployed["names"]
+    reason = "Resource handler returned message: \"Could not find endpoint\" (HandlerErrorCode: NotFound)"
+    fail_stack_deletion(monkeypatch, names.stack("endpoint"), "ServingEndpoint", reason)
+    assert main(["teardown", "--env", "dev", "--yes"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (
+        f"error: stack {names.stack('endpoint')} DELETE_FAILED: ServingEndpoint (AWS::SageMaker::Endpoint): "
+        f"{reason}; fix that and run the teardown again (it retries the deletion)")
+    # What went before the failure is said; the failed stack stays, for the retry.
+    assert f"removed stack {names.stack('monitoring')}" in captured.out
+    (stack,) = deployed["cfn"].describe_stacks(StackName=names.stack("endpoint"))["Stacks"]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+
+
+def test_a_stack_without_a_service_role_is_refused_before_anything_is_deleted(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str],
+) -> None:
+    cfn, names = deployed["cfn"], deployed["names"]
+    cfn.delete_stack(StackName=names.stack("endpoint"))
+    deploy(cfn, names.stack("endpoint"), endpoint_template(names, deployed["package"]), role=None)
+    assert main(["teardown", "--env", "dev", "--yes"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: stack {names.stack('endpoint')} has no CloudFormation service role (RoleARN): "
+                          "nothing deleted")
+    assert _stack_exists(cfn, names.stack("monitoring"))
+
+
+def test_time_to_live_keeps_a_young_endpoint_and_deletes_the_stacks_of_an_old_one(
+    deployed: dict[str, Any], dev: EnvironmentConfig,
+) -> None:
+    cfn, sm, names = deployed["cfn"], deployed["sm"], deployed["names"]
+    targets = TeardownTargets.from_dict({**teardown_targets(dev, studio=False), "older_than_hours": 24,
+                                         "own_stack": names.stack("endpoint")})
+    young = teardown(cfn, sm, targets, now=datetime.now(UTC) + timedelta(hours=23))
     assert young.removed == []
-    assert young.kept[0].startswith(f"endpoint {names.endpoint} (deployed 23.0 h ago, time-to-live 24 h)")
-    old = teardown(sm, scheduler, targets, now=datetime.now(UTC) + timedelta(hours=25))
-    assert old.removed == [f"endpoint {names.endpoint}", f"endpoint config {names.endpoint_config(1)}",
-                           f"monitoring schedule {names.monitoring_schedule}",
-                           f"monitoring job schedule {names.model_quality_schedule} (EventBridge Scheduler)"]
+    assert young.kept == [f"stack {names.stack('endpoint')} (deployed 23.0 h ago, time-to-live 24 h)"]
+    old = teardown(cfn, sm, targets, now=datetime.now(UTC) + timedelta(hours=25))
+    assert [what.split(" (")[0] for what in old.removed] == [f"stack {names.stack('monitoring')}",
+                                                             f"stack {names.stack('endpoint')}"]
+    # Its own stack: started, not followed (its role goes with it).
+    assert old.removed[1].endswith(": deletion started")
+    assert not _stack_exists(cfn, names.stack("endpoint"))
     # The timer never touches Studio: its apps have their own idle shutdown.
     assert {app["Status"] for app in sm.list_apps(DomainIdEquals=deployed["domain"])["Apps"]} == {"InService"}
 
@@ -145,7 +242,7 @@ def test_the_lambda_runs_the_teardown_the_spec_configures(deployed: dict[str, An
     answer = lambda_code.handler({}, None)
     # Just deployed: within its eight hours, so kept; the answer is what the Lambda logs.
     assert answer["removed"] == []
-    assert answer["kept"][0].startswith(f"endpoint {deployed['names'].endpoint} (deployed 0.0 h ago")
+    assert answer["kept"][0].startswith(f"stack {deployed['names'].stack('endpoint')} (deployed 0.0 h ago")
     assert json.loads(spec.environment[ttl_spec.TARGETS_VARIABLE])["older_than_hours"] == 8
 
 
@@ -153,7 +250,6 @@ def test_spec_and_lambda_agree_on_the_variable_and_the_fields(dev: EnvironmentCo
     assert ttl_spec.TARGETS_VARIABLE == lambda_code.TARGETS_VARIABLE
     names = Names.of(dev)
     targets = TeardownTargets.from_dict(teardown_targets(dev))
-    assert targets == TeardownTargets(endpoint=names.endpoint,
-                                      schedules=(names.monitoring_schedule, names.model_quality_schedule),
+    assert targets == TeardownTargets(stacks=(names.stack("monitoring"), names.stack("endpoint")),
                                       studio_domain=names.studio_domain)
     assert time_to_live_spec(dev) is None  # dev's config sets no time-to-live
