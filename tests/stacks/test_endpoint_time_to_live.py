@@ -1,6 +1,7 @@
 """The endpoint's time-to-live (`endpoint.time_to_live_hours`): an hourly rule, a Lambda running
-mlops/teardown.py with the spec's targets, a role that may remove this endpoint and its monitoring only;
-the config refuses it for prod. Nag-clean: the variants' synthesis runs both packs."""
+mlops/teardown.py with the spec's targets, a role that may only delete and read the environment's
+monitoring and endpoint stacks (CloudFormation deletes their resources with each stack's service role),
+a retained log group; the config refuses it for prod. Nag-clean: the variants' synthesis runs both packs."""
 
 from __future__ import annotations
 
@@ -52,11 +53,13 @@ def test_an_hourly_rule_runs_the_teardown_lambda_with_the_specs_targets(ttl: tup
         "Environment": {"Variables": {TARGETS_VARIABLE: spec.environment[TARGETS_VARIABLE]}},
     })
     targets = json.loads(spec.environment[TARGETS_VARIABLE])
-    assert targets == {"endpoint": names.endpoint, "older_than_hours": 12, "studio_domain": None,
-                       "schedules": [names.monitoring_schedule, names.model_quality_schedule]}
+    assert targets == {"stacks": [names.stack("monitoring"), names.stack("endpoint")], "older_than_hours": 12,
+                       "studio_domain": None, "own_stack": names.stack("endpoint")}
+    # The longest a Lambda runs: it follows the monitoring stack's deletion.
+    assembly.has_resource_properties("AWS::Lambda::Function", {"Timeout": 900})
 
 
-def test_the_teardown_role_may_remove_this_endpoint_and_its_monitoring_only(
+def test_the_teardown_role_may_only_delete_and_read_the_two_serving_stacks(
     ttl: tuple[Variant, dict[str, Any]],
 ) -> None:
     variant, template = ttl
@@ -66,24 +69,41 @@ def test_the_teardown_role_may_remove_this_endpoint_and_its_monitoring_only(
     def allowed(action: str, resource: str) -> bool:
         return bool(policy.is_action_permitted(action, resource) == PermissionResult.PERMITTED)
 
-    endpoint = names.arn("sagemaker", f"endpoint/{names.endpoint}")
-    assert allowed("sagemaker:DeleteEndpoint", endpoint)
-    assert allowed("sagemaker:DeleteEndpointConfig", names.arn("sagemaker", f"endpoint-config/{names.endpoint}-v3"))
-    assert allowed("sagemaker:DeleteMonitoringSchedule",
-                   names.arn("sagemaker", f"monitoring-schedule/{names.monitoring_schedule}"))
-    assert allowed("scheduler:DeleteSchedule",
-                   names.arn("scheduler", f"schedule/default/{names.model_quality_schedule}"))
-    # Never data, models, packages or the registry; never another environment's endpoint.
+    def stack_arn(name: str) -> str:
+        return names.arn("cloudformation", f"stack/{name}/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+
+    for stack in (names.stack("monitoring"), names.stack("endpoint")):
+        for action in ("cloudformation:DeleteStack", "cloudformation:DescribeStacks",
+                       "cloudformation:DescribeStackEvents", "cloudformation:ListStackResources",
+                       "cloudformation:GetTemplate"):
+            assert allowed(action, stack_arn(stack)), (action, stack)
+    # Never another stack (the data-holding governance stack, the registry, another environment's endpoint),
+    # never a stack change other than deletion, never SageMaker, data or a role to pass.
     for action, resource in (
-        ("sagemaker:DeleteEndpoint", endpoint.replace(names.prefix, "mlops-kit-prod")),
+        ("cloudformation:DeleteStack", stack_arn(names.stack("governance"))),
+        ("cloudformation:DeleteStack", stack_arn(names.stack("registry"))),
+        ("cloudformation:DeleteStack", stack_arn(names.stack("pipeline"))),
+        ("cloudformation:DeleteStack", stack_arn(names.stack("endpoint").replace(names.prefix, "mlops-kit-prod"))),
+        ("cloudformation:UpdateStack", stack_arn(names.stack("endpoint"))),
+        ("cloudformation:CreateStack", stack_arn(names.stack("endpoint"))),
+        ("sagemaker:DeleteEndpoint", names.arn("sagemaker", f"endpoint/{names.endpoint}")),
         ("sagemaker:DeleteModel", names.arn("sagemaker", f"model/{names.model(3)}")),
-        ("sagemaker:DeleteModelPackage", names.model_package_arn(3)),
         ("sagemaker:DeleteModelPackageGroup", names.model_package_group_arn),
-        ("sagemaker:DeleteApp", "*"),
         ("s3:DeleteObject", f"arn:aws:s3:::{names.bucket('data')}/x"),
-        ("scheduler:DeleteSchedule", names.arn("scheduler", "schedule/default/someone-elses")),
+        ("iam:PassRole", "*"),
     ):
         assert not allowed(action, resource), (action, resource)
+
+
+def test_the_lambda_log_group_outlives_the_stack_without_blocking_its_redeploy(
+    ttl: tuple[Variant, dict[str, Any]],
+) -> None:
+    _, template = ttl
+    (log_group,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Logs::LogGroup"]
+    assert log_group["DeletionPolicy"] == "Retain"
+    assert log_group["Properties"]["RetentionInDays"] == 365
+    # A fixed name would make the next deploy's group collide with the retained one.
+    assert "LogGroupName" not in log_group["Properties"]
 
 
 def test_the_lambda_ships_the_teardown_module_alone(ttl: tuple[Variant, dict[str, Any]]) -> None:
