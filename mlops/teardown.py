@@ -112,12 +112,15 @@ def teardown(cfn: Any, sm: Any, targets: TeardownTargets, *, now: datetime, appl
     """
     report = report if report is not None else TeardownReport()
     stacks = [(name, stack) for name in targets.stacks if (stack := _describe_stack(cfn, name)) is not None]
-    timed = _describe_stack(cfn, targets.stacks[-1]) if targets.stacks else None
-    young = _young(timed, targets.older_than_hours, now) if timed is not None else None
-    if young is not None:
-        report.kept.append(f"stack {targets.stacks[-1]} (deployed {young.total_seconds() / 3600:.1f} h ago, "
-                           f"time-to-live {targets.older_than_hours:g} h)")
-        stacks = []
+    if targets.older_than_hours is not None:
+        # The timer times the last stack (the endpoint's): without it there is nothing it should remove.
+        timed = dict(stacks).get(targets.stacks[-1])
+        young = _young(timed, targets.older_than_hours, now) if timed is not None else None
+        if young is not None:
+            report.kept.append(f"stack {targets.stacks[-1]} (deployed {young.total_seconds() / 3600:.1f} h ago, "
+                               f"time-to-live {targets.older_than_hours:g} h)")
+        if timed is None or young is not None:
+            stacks = []
     for name, stack in stacks:
         _check_deletable(name, stack)
     for name, stack in stacks:

@@ -13,7 +13,8 @@ test) and keeps the call path real: boto3 -> moto's HTTP layer -> these handlers
 - CloudFormation: moto's templates know no AWS::SageMaker::MonitoringSchedule, and a resource that fails
   to delete makes moto's DeleteStack raise instead of ending DELETE_FAILED. `install_stack_resources`
   adds the schedule type (on the same dict as the API's schedules); `fail_stack_deletion` makes one
-  stack's deletion end DELETE_FAILED with CloudFormation's events, as a real failed deletion does.
+  stack's deletion end DELETE_FAILED with CloudFormation's events, as a real failed deletion does;
+  `delay_stack_deletion` keeps one stack DELETE_IN_PROGRESS for a number of DescribeStacks answers.
 """
 
 from __future__ import annotations
@@ -264,3 +265,33 @@ def fail_stack_deletion(monkeypatch: pytest.MonkeyPatch, stack_name: str, logica
         stack.status = "DELETE_FAILED"
 
     monkeypatch.setattr(CloudFormationBackend, "delete_stack", delete_stack)
+
+
+def delay_stack_deletion(monkeypatch: pytest.MonkeyPatch, stack_name: str, polls: int) -> list[str]:
+    """DeleteStack on `stack_name` leaves it DELETE_IN_PROGRESS for `polls` DescribeStacks answers, then deletes
+    it (moto's own deletion). Returns the log of DeleteStack calls on every stack, in order."""
+    original_delete, original_describe = CloudFormationBackend.delete_stack, CloudFormationBackend.describe_stacks
+    deletes: list[str] = []
+    remaining = {"polls": polls}
+
+    def delete_stack(self: CloudFormationBackend, name_or_stack_id: str) -> None:
+        stack = next((s for s in self.stacks.values() if name_or_stack_id in (s.name, s.stack_id)), None)
+        deletes.append(stack.name if stack is not None else name_or_stack_id)
+        if stack is None or stack.name != stack_name:
+            original_delete(self, name_or_stack_id)
+            return
+        stack._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+        stack.status = "DELETE_IN_PROGRESS"
+
+    def describe_stacks(self: CloudFormationBackend, name_or_stack_id: str) -> Any:
+        stack = next((s for s in self.stacks.values() if name_or_stack_id in (s.name, s.stack_id)), None)
+        if stack is not None and stack.name == stack_name and stack.status == "DELETE_IN_PROGRESS":
+            if remaining["polls"] == 0:
+                original_delete(self, stack.stack_id)
+            else:
+                remaining["polls"] -= 1
+        return original_describe(self, name_or_stack_id)
+
+    monkeypatch.setattr(CloudFormationBackend, "delete_stack", delete_stack)
+    monkeypatch.setattr(CloudFormationBackend, "describe_stacks", describe_stacks)
+    return deletes

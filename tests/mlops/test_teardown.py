@@ -20,8 +20,13 @@ from deployment.teardown import teardown_stacks, teardown_targets, time_to_live_
 from mlops import teardown as lambda_code
 from mlops.aws import AwsTarget, client
 from mlops.cli import main
-from mlops.teardown import TeardownTargets, teardown
-from tests.mlops.moto_cloud_extensions import fail_stack_deletion, install_sagemaker_operations, install_stack_resources
+from mlops.teardown import TeardownError, TeardownTargets, Waiting, teardown
+from tests.mlops.moto_cloud_extensions import (
+    delay_stack_deletion,
+    fail_stack_deletion,
+    install_sagemaker_operations,
+    install_stack_resources,
+)
 from tests.mlops.test_registry import seed_versions
 
 ACCOUNT = "123456789012"
@@ -199,6 +204,44 @@ def test_a_failed_stack_deletion_is_one_line_with_cloudformations_reason(
     assert stack["StackStatus"] == "DELETE_FAILED"
 
 
+def test_the_endpoint_stack_is_deleted_only_once_the_monitoring_stack_is_gone(
+    deployed: dict[str, Any], dev: EnvironmentConfig, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfn, sm, names = deployed["cfn"], deployed["sm"], deployed["names"]
+    deletes = delay_stack_deletion(monkeypatch, names.stack("monitoring"), polls=2)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        # Still deleting the monitoring stack: the endpoint stack has not been asked for.
+        assert deletes == [names.stack("monitoring")]
+        slept.append(seconds)
+
+    targets = TeardownTargets.from_dict(teardown_targets(dev, studio=False))
+    teardown(cfn, sm, targets, now=datetime.now(UTC), waiting=Waiting(poll_seconds=5, sleep=sleep))
+    assert slept == [5, 5]
+    assert deletes == [names.stack("monitoring"), names.stack("endpoint")]
+    assert not _stack_exists(cfn, names.stack("endpoint"))
+
+
+def test_a_deletion_outlasting_the_wait_stops_before_the_endpoint_and_the_next_run_follows_it(
+    deployed: dict[str, Any], dev: EnvironmentConfig, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfn, sm, names = deployed["cfn"], deployed["sm"], deployed["names"]
+    deletes = delay_stack_deletion(monkeypatch, names.stack("monitoring"), polls=3)
+    targets = TeardownTargets.from_dict(teardown_targets(dev, studio=False))
+    short = Waiting(poll_seconds=60, timeout_seconds=60, sleep=lambda seconds: None)
+    with pytest.raises(TeardownError) as caught:
+        teardown(cfn, sm, targets, now=datetime.now(UTC), waiting=short)
+    assert str(caught.value) == (f"stack {names.stack('monitoring')} still DELETE_IN_PROGRESS after 1 min; run the "
+                                 "teardown again to follow it")
+    assert _stack_exists(cfn, names.stack("endpoint"))
+    # The next run asks for no second deletion of the monitoring stack: it waits for the one under way.
+    report = teardown(cfn, sm, targets, now=datetime.now(UTC), waiting=short)
+    assert deletes == [names.stack("monitoring"), names.stack("endpoint")]
+    assert [what.split(" (")[0] for what in report.removed] == [f"stack {names.stack('monitoring')}",
+                                                                f"stack {names.stack('endpoint')}"]
+
+
 def test_a_stack_without_a_service_role_is_refused_before_anything_is_deleted(
     deployed: dict[str, Any], capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -229,6 +272,16 @@ def test_time_to_live_keeps_a_young_endpoint_and_deletes_the_stacks_of_an_old_on
     assert not _stack_exists(cfn, names.stack("endpoint"))
     # The timer never touches Studio: its apps have their own idle shutdown.
     assert {app["Status"] for app in sm.list_apps(DomainIdEquals=deployed["domain"])["Apps"]} == {"InService"}
+
+
+def test_the_timer_removes_nothing_when_the_endpoint_stack_is_gone(deployed: dict[str, Any],
+                                                                   dev: EnvironmentConfig) -> None:
+    cfn, names = deployed["cfn"], deployed["names"]
+    cfn.delete_stack(StackName=names.stack("endpoint"))
+    targets = TeardownTargets.from_dict({**teardown_targets(dev, studio=False), "older_than_hours": 1})
+    report = teardown(cfn, deployed["sm"], targets, now=datetime.now(UTC) + timedelta(hours=2))
+    assert report.removed == []
+    assert _stack_exists(cfn, names.stack("monitoring"))  # alerts and budget of an environment without serving
 
 
 def test_the_lambda_runs_the_teardown_the_spec_configures(deployed: dict[str, Any], dev: EnvironmentConfig,
