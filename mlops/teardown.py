@@ -187,12 +187,18 @@ def _wait_for_deletion(cfn: Any, name: str, stack_id: str, waiting: Waiting) -> 
 
 
 def _failure(cfn: Any, stack_id: str) -> str:
-    """The first resource that failed to delete, with CloudFormation's reason (events come newest first)."""
-    events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
-    failed = [e for e in events if e["ResourceStatus"] == DELETE_FAILED and e.get("PhysicalResourceId") != stack_id]
-    event = failed[-1] if failed else next((e for e in events if e["ResourceStatus"] == DELETE_FAILED), None)
-    if event is None:
+    """The first resource that failed in the latest deletion attempt, with CloudFormation's reason."""
+    failed: list[dict[str, Any]] = []
+    for event in cfn.describe_stack_events(StackName=stack_id)["StackEvents"]:  # newest first
+        if event.get("PhysicalResourceId") == stack_id:
+            if event["ResourceStatus"] == DELETING:
+                break  # where this attempt began: older failures were retried
+            continue
+        if event["ResourceStatus"] == DELETE_FAILED:
+            failed.append(event)
+    if not failed:
         return "CloudFormation gave no reason"
+    event = failed[-1]
     return f"{event['LogicalResourceId']} ({event['ResourceType']}): {event.get('ResourceStatusReason', 'no reason')}"
 
 

@@ -202,6 +202,12 @@ def test_a_failed_stack_deletion_is_one_line_with_cloudformations_reason(
     assert f"removed stack {names.stack('monitoring')}" in captured.out
     (stack,) = deployed["cfn"].describe_stacks(StackName=names.stack("endpoint"))["Stacks"]
     assert stack["StackStatus"] == "DELETE_FAILED"
+    # The retry reports its own attempt's failure, not the earlier one.
+    fail_stack_deletion(monkeypatch, names.stack("endpoint"), "TimeToLiveSchedule", "Rule is in use")
+    assert main(["teardown", "--env", "dev", "--yes"]) == 1
+    assert capsys.readouterr().err.strip().startswith(
+        f"error: stack {names.stack('endpoint')} DELETE_FAILED: TimeToLiveSchedule (AWS::Events::Rule): "
+        "Rule is in use;")
 
 
 def test_the_endpoint_stack_is_deleted_only_once_the_monitoring_stack_is_gone(
