@@ -225,6 +225,26 @@ def _registry_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry_track(args: argparse.Namespace) -> int:
+    """Add a version's evaluation metrics, package, approval status and lineage to its training job's MLflow run."""
+    from mlops.experiments import TrackingError, record_version, version_record
+
+    env = load_environment(args.env)
+    names = Names.of(env)
+    uri = args.tracking_uri or (names.mlflow_tracking_server_arn if env.tracking_server_deployed else None)
+    if uri is None:
+        raise TrackingError(f"environment {env.name!r} has no MLflow tracking server (experimentation stack); "
+                            "give --tracking-uri")
+    with _registry_access(args, changes=False) as access:
+        model = registry.find_version(registry.existing_versions(access.sagemaker, names.model_package_group),
+                                      args.version)
+        record = version_record(access.sagemaker, access.objects, model)
+    run_id = record_version(uri, names.pipeline, record)
+    console.print(f"version {model.version} ({model.status}) recorded in MLflow run {run_id} of training job "
+                  f"{record.job_name}: {len(record.metrics)} evaluation metrics, {len(record.tags)} tags")
+    return 0
+
+
 def _registry_newest_approved(args: argparse.Namespace) -> int:
     """Prints only the cdk arguments on stdout, so `npx cdk deploy $(mlops registry newest-approved ...)` works."""
     from mlops.deploy import newest_approved_version
@@ -285,6 +305,12 @@ def add_registry_subcommands(commands: Commands, *, local: bool) -> None:
     compare.add_argument("--json", action="store_true", help="the comparison as JSON")
     if local:
         return
+    # Local runs record each version themselves; in the cloud a registered version is recorded with this.
+    track = add_command(sub, "track", "add a version's evaluation metrics, package, approval status and lineage to "
+                        "its training job's MLflow run", _registry_track)
+    track.add_argument("--version", type=int, required=True, metavar="N")
+    track.add_argument("--tracking-uri", default=None, metavar="URI",
+                       help="MLflow tracking URI (default: the environment's tracking server ARN)")
     # Deploying is the cloud's: these two have no local form.
     add_command(sub, "newest-approved", "print the cdk arguments that deploy the newest Approved version",
                 _registry_newest_approved)

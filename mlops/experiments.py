@@ -96,20 +96,52 @@ def find_training_run(client: Any, experiment: str, job_name: str) -> str | None
 
 def record_version(tracking_uri: str, experiment: str, record: VersionRecord) -> str:
     """Add the version's metrics and tags to its training run; the run id."""
+    import logging
     import time
 
     from mlflow import MlflowClient
     from mlflow.entities import Metric, RunTag
+    from mlflow.exceptions import MlflowException
 
-    client = MlflowClient(tracking_uri=tracking_uri)
-    run_id = find_training_run(client, experiment, record.job_name)
-    if run_id is None:
-        raise TrackingError(f"no MLflow run of training job {record.job_name!r} in experiment {experiment!r} "
-                            f"at {tracking_uri}")
-    earlier = client.get_run(run_id).data.tags.get(TAG_MODEL_PACKAGE_VERSIONS, "")
-    versions = sorted({*filter(None, earlier.split(",")), record.tags[TAG_MODEL_PACKAGE_VERSION]}, key=int)
-    tags = {**record.tags, TAG_MODEL_PACKAGE_VERSIONS: ",".join(versions)}
-    now = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric(name, value, now, 0) for name, value in record.metrics.items()],
-                     tags=[RunTag(key, value) for key, value in tags.items()])
+    # A new sqlite store announces its schema migrations on stderr; the commands print one result line.
+    for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri)
+        run_id = find_training_run(client, experiment, record.job_name)
+        if run_id is None:
+            raise TrackingError(f"no MLflow run of training job {record.job_name!r} in experiment {experiment!r} "
+                                f"at {tracking_uri}")
+        earlier = client.get_run(run_id).data.tags.get(TAG_MODEL_PACKAGE_VERSIONS, "")
+        versions = sorted({*filter(None, earlier.split(",")), record.tags[TAG_MODEL_PACKAGE_VERSION]}, key=int)
+        tags = {**record.tags, TAG_MODEL_PACKAGE_VERSIONS: ",".join(versions)}
+        now = int(time.time() * 1000)
+        client.log_batch(run_id, metrics=[Metric(name, value, now, 0) for name, value in record.metrics.items()],
+                         tags=[RunTag(key, value) for key, value in tags.items()])
+    except MlflowException as error:
+        raise TrackingError(f"MLflow at {tracking_uri}: {error.message}") from None
     return run_id
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m mlops.experiments URI EXPERIMENT RECORD_JSON`: local mode records a version in a child
+    process, so MLflow's import and store run beside serving instead of before it. Prints the run id."""
+    import json
+    import sys
+
+    arguments = sys.argv[1:] if argv is None else argv
+    if len(arguments) != 3:
+        print("usage: python -m mlops.experiments TRACKING_URI EXPERIMENT RECORD_JSON", file=sys.stderr)
+        return 2
+    uri, experiment, text = arguments
+    try:
+        record = VersionRecord(**json.loads(text))
+        print(record_version(uri, experiment, record))
+    except Exception as error:  # one line for the run's summary, never a traceback
+        print(f"{type(error).__name__}: {error}".splitlines()[0], file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,6 +3,7 @@ back from the work folder's MLflow store with MLflow's own client."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from mlflow import MlflowClient
 
 from mlops.experiments import TAG_MODEL_PACKAGE_VERSION, TAG_MODEL_PACKAGE_VERSIONS
 from tests.local.conftest import shared_once
-from tests.local.test_loop import Run, _run_the_loop, step
+from tests.local.test_loop import Run, _run_the_loop, mlops_local, step
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 EXPERIMENT = "mlops-kit-dev-training"
@@ -74,3 +75,21 @@ def test_each_trained_model_has_one_mlflow_run_with_its_parameters_metrics_model
     assert retrained.data.params["n_estimators"] == "21"
     assert retrained.data.tags[TAG_MODEL_PACKAGE_VERSION] == str(resumed.summary["registered"]["version"])
     assert retrained.data.tags["sagemaker.training_job_name"] == training_job(resumed)
+
+
+def test_local_registry_compare_shows_the_two_trainings_side_by_side(loop: tuple[Path, dict[str, Run]]) -> None:
+    work, runs = loop
+    newest = int(runs["resumed"].summary["registered"]["version"])
+    compared = mlops_local(work, "registry", "compare", "1", str(newest), "--json")
+    assert compared.code == 0, compared.stderr
+    sections = {name: {row["name"]: row for row in rows}
+                for name, rows in json.loads(compared.stdout)["sections"].items()}
+    assert (sections["parameters"]["n_estimators"]["a"], sections["parameters"]["n_estimators"]["b"]) == ("20", "21")
+    auc = sections["metrics"]["auc"]
+    assert auc["delta"] == pytest.approx(auc["b"] - auc["a"])
+    assert {"train_auc", "validation_auc"} <= set(sections["metrics"])
+    assert sections["artifacts"]["training job"]["b"] == training_job(runs["resumed"])
+    table = mlops_local(work, "registry", "compare", "1", str(newest))
+    assert table.code == 0, table.stderr
+    assert "n_estimators" in table.stdout
+    assert f"delta ({newest} - 1)" in table.stdout
