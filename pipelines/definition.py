@@ -370,6 +370,10 @@ def tracking_environment(ctx: _Context) -> dict[str, Any]:
         "MLFLOW_TRACKING_URI": ctx.parameters[MLFLOW_TRACKING_URI],
         "MLFLOW_EXPERIMENT_NAME": ctx.names.pipeline,
         "SAGEMAKER_PIPELINE_EXECUTION_ARN": ctx.sdk.ExecutionVariables.PIPELINE_EXECUTION_ARN,
+        # An unreachable server costs the run record, not minutes of a billed job: MLflow's defaults
+        # (7 retries with exponential backoff, 120 s per request) would hold the finished job for long.
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
     }
 
 

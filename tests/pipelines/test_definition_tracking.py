@@ -28,6 +28,8 @@ def test_training_job_gets_the_tracking_uri_parameter_the_experiment_and_its_exe
             "MLFLOW_TRACKING_URI": {"Get": f"Parameters.{MLFLOW_TRACKING_URI}"},
             "MLFLOW_EXPERIMENT_NAME": f"mlops-kit-{name}-training",
             "SAGEMAKER_PIPELINE_EXECUTION_ARN": {"Get": "Execution.PipelineExecutionArn"},
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
         }
 
 
