@@ -42,6 +42,7 @@ def test_summary_names_the_embedded_store_in_the_work_folder(loop: tuple[Path, d
     for run in runs.values():
         assert run.summary["tracking_uri"] == f"sqlite:///{work.resolve() / 'tracking' / 'mlflow.db'}"
         assert run.summary["tracking_problem"] is None
+        assert f"tracked: MLflow run {run.summary['tracking_run']} in {run.summary['tracking_uri']}" in run.stdout
     assert (work / "tracking" / "mlflow.db").is_file()
 
 
