@@ -74,8 +74,10 @@ def line_chart_svg(series: Series, *, y_label: str, reference: float | None = No
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(version: int) -> float:
-        index = versions.index(version)
-        return LEFT + (plot_w / 2 if len(versions) == 1 else plot_w * index / (len(versions) - 1))
+        index, inset = versions.index(version), 18  # the end points clear the axis
+        if len(versions) == 1:
+            return LEFT + plot_w / 2
+        return LEFT + inset + (plot_w - 2 * inset) * index / (len(versions) - 1)
 
     def y(value: float) -> float:
         return TOP + plot_h * (1 - (value - low) / (high - low))
