@@ -92,6 +92,16 @@ class Names:
     def endpoint(self) -> str:
         return f"{self.prefix}-endpoint"
 
+    # --- experiment tracking (issue 16): the experimentation stack's managed MLflow server ---
+
+    @property
+    def mlflow_tracking_server(self) -> str:
+        return f"{self.prefix}-mlflow"
+
+    @property
+    def mlflow_tracking_server_arn(self) -> str:
+        return self.arn("sagemaker", f"mlflow-tracking-server/{self.mlflow_tracking_server}")
+
     @property
     def monitoring_schedule(self) -> str:
         return f"{self.prefix}-data-quality"

@@ -322,6 +322,11 @@ class EnvironmentConfig(_Frozen):
         enabled = self.experimentation.enabled
         return self.name != "prod" if enabled is None else enabled
 
+    @property
+    def tracking_server_deployed(self) -> bool:
+        """The experimentation stack, and so its MLflow tracking server, exists: it needs the vpc block."""
+        return self.experimentation_enabled and self.vpc is not None
+
     @field_validator("personas")
     @classmethod
     def _persona_trust(cls, value: dict[str, PersonaTrust]) -> dict[str, PersonaTrust]:

@@ -64,8 +64,10 @@ def _job_network(names: Names, vpc: VpcConfig) -> list[Statement]:
     ]
 
 
-def execution_role_policy(names: Names, key_arn: str, *, vpc: VpcConfig | None = None) -> PolicyDocument:
-    """What SageMaker jobs of the pipeline may do: exactly the project's buckets, key and resources."""
+def execution_role_policy(names: Names, key_arn: str, *, vpc: VpcConfig | None = None,
+                          tracking_server_arn: str | None = None) -> PolicyDocument:
+    """What SageMaker jobs of the pipeline may do: exactly the project's buckets, key and resources
+    (and, where the environment has one, log experiment runs to its MLflow tracking server)."""
     statements = [
         allow("ListProjectBuckets", ["s3:ListBucket", "s3:GetBucketLocation"], bucket_arns(names)),
         allow(
@@ -149,4 +151,8 @@ def execution_role_policy(names: Names, key_arn: str, *, vpc: VpcConfig | None =
     ]
     if vpc is not None:
         statements += _job_network(names, vpc)
+    if tracking_server_arn is not None:
+        # The training job logs its run through the sagemaker-mlflow plugin (SigV4 with this role); the
+        # server's MLflow API actions are authorized on the server's ARN, so one server is the scope.
+        statements.append(allow("LogToTrackingServer", ["sagemaker-mlflow:*"], [tracking_server_arn]))
     return document(*statements)

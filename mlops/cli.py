@@ -185,6 +185,66 @@ def _registry_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry_compare(args: argparse.Namespace) -> int:
+    """Two versions side by side: a table per section (changed rows marked), or the whole comparison as JSON."""
+    import json
+
+    from mlops.compare import compare_versions
+
+    with _registry_access(args, changes=False) as access:
+        comparison = compare_versions(access.sagemaker, access.objects, _group(args), args.a, args.b)
+    if args.json:
+        print(json.dumps(comparison.as_json(), indent=1, default=str))
+        return 0
+
+    def shown(value: object) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    for section, all_rows in comparison.sections.items():
+        # The constant-classifier baselines of the metrics are in --json only.
+        rows = [row for row in all_rows if not row.name.endswith("_best_constant_classifier")]
+        table = Table(title=f"{comparison.group}: {section}", title_justify="left")
+        for column in ("", section.rstrip("s") if section != "lineage" else "key",
+                       f"version {args.a}", f"version {args.b}"):
+            table.add_column(column, overflow="fold")
+        if section == "metrics":
+            table.add_column(f"delta ({args.b} - {args.a})", justify="right")
+        for row in rows:
+            cells = ["*" if row.changed else "", row.name, shown(row.a), shown(row.b)]
+            if section == "metrics":
+                cells.append("-" if row.delta is None else f"{row.delta:+.4f}")
+            table.add_row(*cells)
+        if not rows:
+            table.add_row("", "(none recorded)", "-", "-", *(["-"] if section == "metrics" else []))
+        console.print(table)
+    for facts in (comparison.a, comparison.b):
+        for problem in facts.problems:
+            console.print(f"[yellow]version {facts.version}: {problem}[/]")
+    return 0
+
+
+def _registry_track(args: argparse.Namespace) -> int:
+    """Add a version's evaluation metrics, package, approval status and lineage to its training job's MLflow run."""
+    from mlops.experiments import TrackingError, record_version, version_record
+
+    env = load_environment(args.env)
+    names = Names.of(env)
+    uri = args.tracking_uri or (names.mlflow_tracking_server_arn if env.tracking_server_deployed else None)
+    if uri is None:
+        raise TrackingError(f"environment {env.name!r} has no MLflow tracking server (experimentation stack); "
+                            "give --tracking-uri")
+    with _registry_access(args, changes=False) as access:
+        model = registry.find_version(registry.existing_versions(access.sagemaker, names.model_package_group),
+                                      args.version)
+        record = version_record(access.sagemaker, access.objects, model)
+    run_id = record_version(uri, names.pipeline, record)
+    console.print(f"version {model.version} ({model.status}) recorded in MLflow run {run_id} of training job "
+                  f"{record.job_name}: {len(record.metrics)} evaluation metrics, {len(record.tags)} tags")
+    return 0
+
+
 def _registry_newest_approved(args: argparse.Namespace) -> int:
     """Prints only the cdk arguments on stdout, so `npx cdk deploy $(mlops registry newest-approved ...)` works."""
     from mlops.deploy import newest_approved_version
@@ -215,7 +275,7 @@ def _local_options() -> argparse.ArgumentParser:
 
 
 def add_registry_subcommands(commands: Commands, *, local: bool) -> None:
-    """list, approve, reject and rollback; against the account, or (`local`) a work folder's state."""
+    """list, approve, reject, rollback and compare; against the account, or (`local`) a work folder's state."""
     where = "of the local state" if local else "in the environment's model package group"
     group = commands.add_parser("registry", help=f"model versions {where} (list, approve, ...)")
     sub = group.add_subparsers(dest="registry_command", required=True, metavar="COMMAND")
@@ -238,8 +298,19 @@ def add_registry_subcommands(commands: Commands, *, local: bool) -> None:
         parser.add_argument("--reason", default=None, help="approval description")
     rollback = add("rollback", "reject the approved version and re-approve the previous one", _registry_rollback)
     rollback.add_argument("--version", type=int, default=None, metavar="N", help="version to restore")
+    compare = add("compare", "two versions side by side: parameters, metrics with deltas, lineage, images",
+                  _registry_compare)
+    compare.add_argument("a", type=int, metavar="A", help="a version number")
+    compare.add_argument("b", type=int, metavar="B", help="the version to compare it with (deltas are B - A)")
+    compare.add_argument("--json", action="store_true", help="the comparison as JSON")
     if local:
         return
+    # Local runs record each version themselves; in the cloud a registered version is recorded with this.
+    track = add_command(sub, "track", "add a version's evaluation metrics, package, approval status and lineage to "
+                        "its training job's MLflow run", _registry_track)
+    track.add_argument("--version", type=int, required=True, metavar="N")
+    track.add_argument("--tracking-uri", default=None, metavar="URI",
+                       help="MLflow tracking URI (default: the environment's tracking server ARN)")
     # Deploying is the cloud's: these two have no local form.
     add_command(sub, "newest-approved", "print the cdk arguments that deploy the newest Approved version",
                 _registry_newest_approved)

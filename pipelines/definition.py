@@ -37,9 +37,12 @@ PROCESSING_INSTANCE_COUNT = "ProcessingInstanceCount"
 TRAINING_INSTANCE_TYPE = "TrainingInstanceType"
 TRAINING_INSTANCE_COUNT = "TrainingInstanceCount"
 METRIC_THRESHOLD = "MetricThreshold"
+# Where the training job logs its MLflow run: the environment's tracking server ARN, or empty (off)
+# when it has none; local mode points it at the work folder's store.
+MLFLOW_TRACKING_URI = "MlflowTrackingUri"
 FIXED_PARAMETERS = (
     INPUT_DATA_URL, PROCESSING_INSTANCE_TYPE, PROCESSING_INSTANCE_COUNT, TRAINING_INSTANCE_TYPE,
-    TRAINING_INSTANCE_COUNT, METRIC_THRESHOLD,
+    TRAINING_INSTANCE_COUNT, METRIC_THRESHOLD, MLFLOW_TRACKING_URI,
 )
 
 # Where the default data set lives in the data bucket when the environment names no input.
@@ -149,6 +152,7 @@ def parameter_defaults(env: EnvironmentConfig) -> dict[str, str | int | float]:
         PROCESSING_INSTANCE_COUNT: env.processing.instance_count,
         TRAINING_INSTANCE_TYPE: env.training.instance_type,
         TRAINING_INSTANCE_COUNT: env.training.instance_count,
+        MLFLOW_TRACKING_URI: Names.of(env).mlflow_tracking_server_arn if env.tracking_server_deployed else "",
     }
     if env.approval_mode == "auto":
         defaults[METRIC_THRESHOLD] = env.quality_gate.threshold
@@ -359,6 +363,20 @@ def check_estimator(env: EnvironmentConfig) -> None:
         raise DefinitionError(f"environment {env.name!r}: training.estimator: {error}") from error
 
 
+def tracking_environment(ctx: _Context) -> dict[str, Any]:
+    """MLflow's own variables for the training job's run (containers/training/tracking.py), and the
+    execution it belongs to (SageMaker sets the job's name and ARN itself)."""
+    return {
+        "MLFLOW_TRACKING_URI": ctx.parameters[MLFLOW_TRACKING_URI],
+        "MLFLOW_EXPERIMENT_NAME": ctx.names.pipeline,
+        "SAGEMAKER_PIPELINE_EXECUTION_ARN": ctx.sdk.ExecutionVariables.PIPELINE_EXECUTION_ARN,
+        # An unreachable server costs the run record, not minutes of a billed job: MLflow's defaults
+        # (7 retries with exponential backoff, 120 s per request) would hold the finished job for long.
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+    }
+
+
 def _train_step(ctx: _Context, preprocess: Any) -> Any:
     sdk, env = ctx.sdk, ctx.env
     check_estimator(env)
@@ -386,6 +404,7 @@ def _train_step(ctx: _Context, preprocess: Any) -> Any:
         # The profiler and debugger would add rules with AWS-owned images and extra S3 paths.
         disable_profiler=True,
         debugger_hook_config=False,
+        environment=tracking_environment(ctx),
         sagemaker_session=ctx.session,
     )
     channels = {

@@ -60,7 +60,7 @@ class ExperimentationStack(cdk.Stack):
                 user_settings=sagemaker.CfnUserProfile.UserSettingsProperty(
                     execution_role=persona_role_arn(names, persona), security_groups=security_groups))
         self.tracking_server = sagemaker.CfnMlflowTrackingServer(
-            self, "MlflowTrackingServer", tracking_server_name=f"{names.prefix}-mlflow",
+            self, "MlflowTrackingServer", tracking_server_name=names.mlflow_tracking_server,
             artifact_store_uri=f"s3://{names.bucket('artifacts')}/{MLFLOW_PREFIX}/",
             # The execution role already reads and writes the artifacts bucket under the project key;
             # training jobs log to the server with it.

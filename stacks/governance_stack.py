@@ -84,7 +84,9 @@ class GovernanceStack(cdk.Stack):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="Runs the pipeline's SageMaker jobs; scoped to this environment's buckets, key and resources",
         )
-        execution_document = execution_role_policy(names, self.key.key_arn, vpc=env_config.vpc)
+        tracking_server = names.mlflow_tracking_server_arn if env_config.tracking_server_deployed else None
+        execution_document = execution_role_policy(names, self.key.key_arn, vpc=env_config.vpc,
+                                                   tracking_server_arn=tracking_server)
         execution_policy = iam.ManagedPolicy(
             self,
             "ExecutionPolicy",

@@ -6,6 +6,7 @@ import os
 import sys
 
 from containers.training import script_mode
+from containers.training.tracking import track_training_job
 from containers.training.train import TrainingPaths, main
 
 
@@ -15,11 +16,15 @@ def run(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     # A job naming a script (`sagemaker_program`) runs it in script mode; otherwise the kit's trainer.
+    paths = TrainingPaths.from_env(os.environ)
     try:
-        scripted = script_mode.is_script_mode(TrainingPaths.from_env(os.environ).hyperparameters)
+        scripted = script_mode.is_script_mode(paths.hyperparameters)
     except script_mode.ScriptModeError:
         scripted = False  # the trainer reports the unreadable file with its own message
-    return script_mode.main() if scripted else main()
+    code = script_mode.main() if scripted else main()
+    if code == 0:  # both write metadata.json, which the run record is read from
+        track_training_job(os.environ, paths.hyperparameters, paths.model)
+    return code
 
 
 if __name__ == "__main__":

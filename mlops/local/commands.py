@@ -59,6 +59,9 @@ def print_summary(summary: RunSummary) -> None:
                       + (f": {escape(s.approval['reason'])}" if s.approval else ""))
     if s.approve_command:
         console.print(f"approve it with: [bold]{escape(s.approve_command)}[/]")
+    if s.tracking_uri:
+        problem = f" [yellow]({escape(s.tracking_problem)})[/]" if s.tracking_problem else ""
+        console.print(f"tracked: MLflow run {s.tracking_run or '-'} in {escape(s.tracking_uri)}{problem}")
     if s.served:
         repeated = s.replay["sent_rows"] // max(1, s.replay["test_rows"] + s.replay["drifted_rows"])
         sampling = f", each sent {repeated}x for {s.replay['capture_percent']:g}% capture" if repeated > 1 else ""

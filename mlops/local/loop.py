@@ -37,6 +37,7 @@ from mlops.local.run_context import SUMMARY_FILE, LocalRunOptions, RunContext, n
 from mlops.local.serving_stages import finish, serve_and_monitor
 from mlops.local.state import recover_state
 from mlops.local.summary import RUNNING
+from mlops.local.tracking_stage import tracking_beside
 
 __all__ = ["LocalRunOptions", "RunContext", "new_run_context", "run_local"]
 INTERRUPTED = "Interrupted"
@@ -146,7 +147,8 @@ def _with_aws(ctx: RunContext, aws: LocalAws, definition: dict[str, Any], overri
     try:
         with ctx.stage("approve") as note:
             register_and_approve(ctx, aws, record, provisioned, note)
-        serve_and_monitor(ctx, aws, record, definition, provisioned)
+        with tracking_beside(ctx, aws):
+            serve_and_monitor(ctx, aws, record, definition, provisioned)
     except Exception as error:  # any stage failure ends the run with a report, not a traceback
         summary.status = "Failed"
         summary.failure = str(error) if isinstance(error, LocalModeError) else f"{type(error).__name__}: {error}"

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from config.images import REPO_ROOT, source_tag
 from mlops import registry
 from mlops.errors import RunError
+from mlops.experiments import local_tracking_uri
 from mlops.local.approval import apply_approval
 from mlops.local.definitions import DefinitionBuild
 from mlops.local.errors import LocalModeError
@@ -33,6 +34,7 @@ from mlops.runs import parse_parameter_overrides
 from pipelines.definition import (
     DEFAULT_DATASET_PREFIX,
     INPUT_DATA_URL,
+    MLFLOW_TRACKING_URI,
     default_input_uri,
     gate_metric_path,
     training_code,
@@ -108,6 +110,8 @@ def prepare_data(ctx: RunContext, build: DefinitionBuild | None) -> dict[str, st
             note("as in the failed run")
             return {}
         seeded = seed_input(ctx)
+        seeded[MLFLOW_TRACKING_URI] = local_tracking_uri(ctx.work.root)  # the embedded store, no server
+        ctx.summary.tracking_uri = seeded[MLFLOW_TRACKING_URI]
         seed_inference_code(ctx)
         note(str(ctx.summary.data.get("uri", "")))
     return seeded

@@ -6,6 +6,8 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from mlops.local.version_charts import versions_section
+
 if TYPE_CHECKING:
     from mlops.local.summary import RunSummary
 
@@ -229,6 +231,7 @@ def render_report(summary: RunSummary) -> str:
         approval += f"<p>Approve it with <code>{_e(s.approve_command)}</code></p>"
     sections.append("<h2>Model registry</h2>" + approval + _table(
         ("version", "status", "created", s.gate.get("metric", "metric"), "ARN"), registry_rows, raw=True))
+    sections.append(versions_section(s))
     if s.served:
         drifted = ", ".join(f"{item['name']} ({item['how']})" for item in s.drifted_features) or "none"
         sections.append(

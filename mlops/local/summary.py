@@ -140,6 +140,10 @@ class RunSummary:
     alarms: list[AlarmRow] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
+    # Experiment tracking: the MLflow store the training job logged to (None: off), the run, a problem.
+    tracking_uri: str | None = None
+    tracking_run: str | None = None
+    tracking_problem: str | None = None
     files: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 

@@ -143,7 +143,7 @@ def test_every_reference_names_a_step_or_parameter_that_exists(
     executions = {get for get in gets if get.startswith("Execution.")}
     assert referenced_steps <= steps
     assert referenced_parameters == parameters, "every parameter is used and every use is declared"
-    assert executions == {"Execution.PipelineExecutionId"}
+    assert executions == {"Execution.PipelineExecutionId", "Execution.PipelineExecutionArn"}
     assert set(gets) == {g for g in gets if g.startswith(("Steps.", "Parameters.", "Execution."))}
 
 

@@ -102,3 +102,26 @@ def test_bad_experimentation_values_are_refused(values: dict[str, Any], message:
 def test_the_stack_passes_every_pack(synthesized_app: SynthesizedApp) -> None:
     # Synthesis ran both nag packs and the MLOps pack; the stack is in it, so none found anything unaccepted.
     assert STACK in synthesized_app.template_files
+
+
+def test_execution_role_may_log_to_this_tracking_server_only(staging: Template,
+                                                              synthesized_app: SynthesizedApp) -> None:
+    (server,) = staging.find_resources("AWS::SageMaker::MlflowTrackingServer").values()
+    name = server["Properties"]["TrackingServerName"]
+    governance = synthesized_app.template("mlops-kit-staging-governance")
+    statements = [statement for body in governance["Resources"].values() if body["Type"] == "AWS::IAM::ManagedPolicy"
+                  for statement in body["Properties"]["PolicyDocument"]["Statement"]]
+    mlflow = [statement for statement in statements
+              if any(str(action).startswith("sagemaker-mlflow:") for action in _as_list(statement["Action"]))]
+    assert mlflow == [{"Sid": "LogToTrackingServer", "Effect": "Allow", "Action": "sagemaker-mlflow:*",
+                       "Resource": f"arn:aws:sagemaker:eu-west-1:222222222222:mlflow-tracking-server/{name}"}]
+
+
+def test_environments_without_a_tracking_server_grant_no_mlflow_access(synthesized_app: SynthesizedApp) -> None:
+    for env in ("dev", "prod"):
+        text = str(synthesized_app.template(f"mlops-kit-{env}-governance"))
+        assert "sagemaker-mlflow" not in text, env
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

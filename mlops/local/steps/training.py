@@ -109,7 +109,9 @@ def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: Step
     )
     for folder in ("model", "output/data"):
         (base / folder).mkdir(parents=True, exist_ok=True)
-    env = environment(sandbox, {str(k): str(v) for k, v in (job.get("Environment") or {}).items()})
+    # SageMaker sets the job's name and ARN in every training container.
+    env = environment(sandbox, {**{str(k): str(v) for k, v in (job.get("Environment") or {}).items()},
+                                "TRAINING_JOB_NAME": job_name, "TRAINING_JOB_ARN": ctx.arn("training-job", job_name)})
     try:
         run_process(image.command(), env, sandbox, timeout_of(job), f"training job {job_name}")
     except JobFailed as failure:
