@@ -227,37 +227,61 @@ class TreeEnsembleScorer:
 # Up to this many rows all trees are walked at once in numpy (no per-tree call overhead); larger
 # batches call sklearn's per-tree Cython predictor, which is faster per row.
 VECTOR_WALK_MAX_ROWS = 32
+_LARGEST = np.finfo(np.float64).max
 
 
 @dataclass(frozen=True)
 class _Forest:
-    """One class's trees of a HistGradientBoosting model as flat node arrays (node ids made global)."""
+    """One class's trees of a HistGradientBoosting model laid out for a branch-free numpy walk.
 
-    roots: np.ndarray  # (trees,) in boosting order
-    feature: np.ndarray
-    threshold: np.ndarray
-    missing_left: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
-    is_leaf: np.ndarray
-    value: np.ndarray
+    Node i lives at positions 2i and 2i+1 ("slots"): one level of every tree is then five gathers
+    and two arithmetic operations, `slot = children[slot + (x[feature[slot]] > threshold[slot])]`.
+    Missing values need no test of their own: a row is widened to [x with NaN -> +inf, x with
+    NaN -> -inf], and a node whose learned side for NaN is the left one reads the second half, so
+    NaN compares as sklearn's predictor sends it. A leaf is its own two children, so walking a
+    fixed `depth` levels leaves every tree on its leaf."""
+
+    roots: np.ndarray  # (trees,) slots of the roots, in boosting order
+    feature: np.ndarray  # (slots,) column of the widened row
+    threshold: np.ndarray  # (slots,) go right when the value is greater
+    children: np.ndarray  # (slots,) slot of the left child at 2i, of the right child at 2i+1
+    value: np.ndarray  # (slots,) leaf values
+    depth: int
 
 
-def _flatten(predictors: list[Any]) -> _Forest:
+def _flatten(predictors: list[Any], n_features: int) -> _Forest:
     nodes = [predictor.nodes for predictor in predictors]
     sizes = np.array([len(tree) for tree in nodes], dtype=np.intp)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
     table = np.concatenate(nodes)
     shift = np.repeat(offsets, sizes)
+    leaf = table["is_leaf"].astype(bool)
+    own = np.arange(len(table), dtype=np.intp)
+    left = np.where(leaf, own, table["left"].astype(np.intp) + shift)
+    right = np.where(leaf, own, table["right"].astype(np.intp) + shift)
+    threshold = table["num_threshold"].astype(np.float64)
+    if np.isnan(threshold[~leaf]).any():
+        raise FastPathUnsupportedError("HistGradientBoosting split without a numeric threshold")
+    # x <= +inf holds for every number, x > largest float for none: the same side for all values;
+    # only NaN, widened to +inf, goes right past it, as it does past +inf in sklearn when learned so.
+    threshold = np.where(leaf, np.inf, np.where(threshold == np.inf, _LARGEST, threshold))
+    feature = table["feature_idx"].astype(np.intp) + np.where(table["missing_go_to_left"].astype(bool), n_features, 0)
+    feature = np.where(leaf, 0, feature)
+    depth = 0
+    level = offsets
+    while True:
+        inner = level[~leaf[level]]
+        if not len(inner):
+            break
+        depth += 1
+        level = np.concatenate([left[inner], right[inner]])
     return _Forest(
-        roots=offsets,
-        feature=table["feature_idx"].astype(np.intp),
-        threshold=table["num_threshold"].astype(np.float64),
-        missing_left=table["missing_go_to_left"].astype(bool),
-        left=table["left"].astype(np.intp) + shift,
-        right=table["right"].astype(np.intp) + shift,
-        is_leaf=table["is_leaf"].astype(bool),
-        value=table["value"].astype(np.float64),
+        roots=2 * offsets,
+        feature=np.repeat(feature, 2),
+        threshold=np.repeat(threshold, 2),
+        children=2 * np.column_stack([left, right]).ravel(),
+        value=np.repeat(table["value"].astype(np.float64), 2),
+        depth=depth,
     )
 
 
@@ -281,30 +305,52 @@ class HistGradientBoostingScorer:
         self._n_features = int(estimator.n_features_in_)
         self._known_cat_bitsets, self._f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
         per_class = int(estimator.n_trees_per_iteration_)
-        self._forests = [_flatten([iteration[k] for iteration in estimator._predictors]) for k in range(per_class)]
+        self._forests = [_flatten([iteration[k] for iteration in estimator._predictors], self._n_features)
+                         for k in range(per_class)]
         self._baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1)
 
-    def _leaf_values(self, forest: _Forest, rows: np.ndarray) -> np.ndarray:
-        count = rows.shape[0]
-        node = np.broadcast_to(forest.roots, (count, len(forest.roots))).copy()
-        row_index = np.arange(count)[:, None]
-        while True:
-            inner = ~forest.is_leaf[node]
-            if not inner.any():
-                return np.asarray(forest.value[node])
-            values = rows[row_index, forest.feature[node]]
-            go_left = np.where(np.isnan(values), forest.missing_left[node], values <= forest.threshold[node])
-            node = np.where(inner, np.where(go_left, forest.left[node], forest.right[node]), node)
+    @staticmethod
+    def _leaf_values(forest: _Forest, widened: np.ndarray) -> np.ndarray:
+        """(rows, trees) leaf values; `widened` is (rows, 2 * features), see _Forest."""
+        count, width = widened.shape
+        flat = widened.ravel()
+        # ndarray methods with out= buffers: np.take's Python wrapper would cost more than the gather.
+        slot = np.empty((count, len(forest.roots)), dtype=np.intp)
+        slot[:] = forest.roots
+        base = np.arange(0, count * width, width, dtype=np.intp)[:, None]
+        column = np.empty_like(slot)
+        values = np.empty(slot.shape, dtype=np.float64)
+        threshold = np.empty(slot.shape, dtype=np.float64)
+        right = np.empty(slot.shape, dtype=bool)
+        feature, thresholds, children = forest.feature, forest.threshold, forest.children
+        half = forest.depth // 2
+        for level in range(forest.depth):
+            # Most rows reach every leaf well before the deepest tree's depth: from half of it on, check
+            # every other level (one gather) whether all slots are leaves already.
+            if level >= half and not level % 2 and (children.take(slot) == slot).all():
+                break
+            feature.take(slot, out=column)
+            if count > 1:
+                column += base
+            flat.take(column, out=values)
+            thresholds.take(slot, out=threshold)
+            np.greater(values, threshold, out=right)
+            slot += right
+            children.take(slot, out=slot)
+        return forest.value.take(slot)
 
     def raw(self, features: np.ndarray) -> np.ndarray:
         rows = np.ascontiguousarray(features, dtype=np.float64)
         if rows.ndim != 2 or rows.shape[1] != self._n_features:
             raise ValueError(f"X has {rows.shape[-1]} features, but the model expects {self._n_features}")
-        if rows.shape[0] > VECTOR_WALK_MAX_ROWS:
+        if rows.shape[0] > VECTOR_WALK_MAX_ROWS or np.isinf(rows).any():
+            # An infinite value would meet the walk's stand-ins for NaN: sklearn's own route scores it.
             return self._raw_per_tree(rows)
+        missing = np.isnan(rows)
+        widened = np.concatenate([np.where(missing, np.inf, rows), np.where(missing, -np.inf, rows)], axis=1)
         raw = np.empty((rows.shape[0], len(self._forests)), dtype=np.float64)
         for k, forest in enumerate(self._forests):
-            leaves = self._leaf_values(forest, rows)
+            leaves = self._leaf_values(forest, widened)
             # add.accumulate sums left to right: baseline + tree 1 + tree 2 ..., sklearn's order.
             terms = np.concatenate([np.full((rows.shape[0], 1), self._baseline[k]), leaves], axis=1)
             raw[:, k] = np.add.accumulate(terms, axis=1)[:, -1]

@@ -10,8 +10,9 @@ from containers.inference.settings import ServingSettings
 APP = "containers.inference.app:create_app"
 
 
-def serve(settings: ServingSettings) -> None:
-    """Blocks until SIGTERM/SIGINT; uvicorn then stops accepting, finishes in-flight requests, exits."""
+def serve(settings: ServingSettings, app: str = APP) -> None:
+    """Blocks until SIGTERM/SIGINT; uvicorn then stops accepting, finishes in-flight requests, exits.
+    `app` names the ASGI app factory; only bench/serving.py passes another (its bare-app limit)."""
     print(
         f"[inference] serving {settings.model_dir} on {settings.host}:{settings.port} with "
         f"{settings.workers} worker(s), timeout {settings.timeout_s:g}s, "
@@ -21,7 +22,7 @@ def serve(settings: ServingSettings) -> None:
         flush=True,
     )
     uvicorn.run(
-        APP,
+        app,
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -32,6 +33,7 @@ def serve(settings: ServingSettings) -> None:
         access_log=False,
         log_level="warning",
         server_header=False,
+        proxy_headers=False,  # nothing reads the client address: no X-Forwarded-* middleware per request
         date_header=False,
         # Above SageMaker's 60 s invocation limit, so the platform's pooled connections are not cut.
         timeout_keep_alive=75,
