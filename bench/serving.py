@@ -1,7 +1,7 @@
 """Serving benchmark: our inference server vs the classic Flask+gunicorn BYOC server and MLServer, with wrk.
 
-Run: `.venv/bin/python bench/serving.py [--duration 2] [--rounds 1]`. Trains a model with the training entry
-point (4 numeric + 1 categorical feature, 100 trees) and starts on free 127.0.0.1 ports:
+Run: `.venv/bin/python bench/serving.py [--duration 2] [--rounds 1] [--peer-threads 1]`. Trains a model with
+the training entry point (4 numeric + 1 categorical feature, 100 trees) and starts on free 127.0.0.1 ports:
 - ours: `python -m containers.inference serve`;
 - bare: the limit, an ASGI app that answers a constant on our server stack and workers (bench/serving_bare.py);
 - mlserver: MLServer 1.7.1 with mlserver-sklearn in its own virtualenv, V2 protocol with the pandas codec,
@@ -175,6 +175,8 @@ def run_wrk(wrk: str, script: Path, target: Target, payload: str, *, concurrency
 def in_process_ceilings(model_dir: Path, single: bytes, batch: bytes) -> dict[str, float]:
     """The fitted estimator alone on a ready float array (what no server can beat), median of runs."""
     sys.path.insert(0, str(REPO_ROOT))
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
     from containers.contracts.model_artifact import load_model_artifact
     from containers.inference.codec import parse_csv
     from containers.inference.predictor import Predictor
@@ -183,6 +185,8 @@ def in_process_ceilings(model_dir: Path, single: bytes, batch: bytes) -> dict[st
     predictor = Predictor(pipeline, metadata)
     assert predictor.preprocessor is not None
     figures = {}
+    # One thread, as each server worker scores (OpenMP teams only spin against each other on a loaded machine).
+    threadpool_limits(1)
     for name, body, repeat in (("single", single, 2000), ("batch", batch, 100)):
         ready = predictor.preprocessor.transform(parse_csv(body, predictor.layout))
         timings = []
@@ -205,7 +209,7 @@ BARE_SERVER = ("from containers.inference.server import serve; from containers.i
                "ServingSettings; serve(ServingSettings.from_env(), app='bench.serving_bare:create_app')")
 
 
-def start_servers(work: Path, model_dir: Path, requests: pd.DataFrame, workers: int,
+def start_servers(work: Path, model_dir: Path, requests: pd.DataFrame, *, workers: int, peer_threads: int,
                   processes: list[subprocess.Popen[bytes]]) -> list[Target]:
     """All four servers, each answering; `processes` collects them for the caller to stop."""
     sys.path.insert(0, str(REPO_ROOT))
@@ -223,8 +227,9 @@ def start_servers(work: Path, model_dir: Path, requests: pd.DataFrame, workers: 
     log = (work / "servers.log").open("wb")
     # The peers score with scikit-learn's public API, whose tree predictors start an OpenMP team per tree
     # and call: with the workers already filling the cores, more threads only spin against each other
-    # (on a loaded machine MLServer fell to ~20 req/s). One thread per worker process, as ours runs.
-    peers = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # (on a loaded machine MLServer fell to ~20 req/s). By default one thread per worker process, as ours
+    # runs; --peer-threads 0 leaves the libraries' default (all cores per worker), as the peers ship.
+    peers = {**os.environ, **({"OMP_NUM_THREADS": str(peer_threads)} if peer_threads else {})}
     stack = {**os.environ, "SAGEMAKER_BIND_TO_HOST": "127.0.0.1", "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
              "SM_MODEL_DIR": str(model_dir), "PYTHONPATH": str(REPO_ROOT)}
     started = {
@@ -288,6 +293,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=1, help="seconds of wrk before each measured run")
     parser.add_argument("--rounds", type=int, default=1, help="runs per cell (median kept)")
     parser.add_argument("--workers", type=int, default=2, help="workers of each server")
+    parser.add_argument("--peer-threads", type=int, default=1,
+                        help="OpenMP threads of MLServer's and flask's workers (0: the libraries' default)")
     args = parser.parse_args()
     wrk = ensure_wrk()
     load_before = os.getloadavg()
@@ -299,7 +306,8 @@ def main() -> int:
         requests = make_data(1000, seed=7).drop(columns="target")
         script = work / "post.lua"
         script.write_text(WRK_SCRIPT)
-        targets = start_servers(work, model_dir, requests, args.workers, processes)
+        targets = start_servers(work, model_dir, requests, workers=args.workers, peer_threads=args.peer_threads,
+                                processes=processes)
         check_answers(targets, requests)
         for round_number in range(args.rounds):
             for payload, rows in (("single", 1), ("batch", 1000)):
@@ -331,7 +339,7 @@ def main() -> int:
     load_after = os.getloadavg()
     ceilings = in_process_ceilings(model_dir, (work / "single.csv").read_bytes(), (work / "batch.csv").read_bytes())
     shutil.rmtree(work, ignore_errors=True)
-    print_report(median_runs(runs), ceilings, args.workers, (load_before, load_after))
+    print_report(median_runs(runs), ceilings, args.workers, args.peer_threads, (load_before, load_after))
     return 0
 
 
@@ -351,13 +359,14 @@ def ratio(run: Run, other: Run) -> float:
     return run.requests_per_s / other.requests_per_s if other.requests_per_s else math.inf
 
 
-def print_report(runs: list[Run], ceilings: dict[str, float], workers: int,
+def print_report(runs: list[Run], ceilings: dict[str, float], workers: int, peer_threads: int,
                  load: tuple[tuple[float, float, float], tuple[float, float, float]]) -> None:
     def find(server: str, payload: str, concurrency: int) -> Run:
         return next(r for r in runs if (r.server, r.payload, r.concurrency) == (server, payload, concurrency))
 
-    print(f"\nServing benchmark ({os.cpu_count()} cores shared by servers and wrk; {workers} workers each; "
-          f"load average {load[0][0]:.2f} before, {load[1][0]:.2f} after)")
+    threads = f"{peer_threads} OpenMP thread(s)" if peer_threads else "default OpenMP threads"
+    print(f"\nServing benchmark ({os.cpu_count()} cores shared by servers and wrk; {workers} workers each, peers with "
+          f"{threads}; load average {load[0][0]:.2f} before, {load[1][0]:.2f} after)")
     print(f"{'server':9s} {'payload':8s} {'c':>3s} {'req/s':>9s} {'rows/s':>11s} {'p50 ms':>8s} {'p99 ms':>8s} "
           f"{'errors':>6s} {'x flask':>8s} {'x mlserver':>10s} {'% bare':>7s}")
     for run in runs:
