@@ -127,6 +127,7 @@ class Target:
     content_type: str
     accept: str
     bodies: dict[str, Path]
+    process: subprocess.Popen[bytes]
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,35 @@ def in_process_ceilings(model_dir: Path, single: bytes, batch: bytes) -> dict[st
     return figures
 
 
+def tree_cpu_ticks(pid: int) -> int:
+    """CPU time (clock ticks) of a process and all its descendants, from /proc."""
+    total = 0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += tree_cpu_ticks(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
+
+
+def wait_idle(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Until the server has worked off what wrk left in flight (a slow peer keeps scoring queued requests
+    after wrk stops, which would land in the next server's measurement): under 10% of a core for 0.5 s."""
+    deadline = time.monotonic() + timeout
+    ticks_per_s = os.sysconf("SC_CLK_TCK")
+    before = tree_cpu_ticks(process.pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = tree_cpu_ticks(process.pid)
+        if after - before < 0.05 * ticks_per_s:
+            return
+        before = after
+    print(f"  (server {process.pid} still busy after {timeout:g} s)", flush=True)
+
+
 BARE_SERVER = ("from containers.inference.server import serve; from containers.inference.settings import "
                "ServingSettings; serve(ServingSettings.from_env(), app='bench.serving_bare:create_app')")
 
@@ -254,11 +284,11 @@ def start_servers(work: Path, model_dir: Path, requests: pd.DataFrame, *, worker
         ready = f"/v2/models/{serving_mlserver.MODEL_NAME}/ready" if name == "mlserver" else "/ping"
         wait_ping(ports[name], process, ready)
     return [
-        Target("ours", ports["ours"], "/invocations", "text/csv", "text/csv", csv_bodies),
-        Target("bare", ports["bare"], "/invocations", "text/csv", "text/csv", csv_bodies),
+        Target("ours", ports["ours"], "/invocations", "text/csv", "text/csv", csv_bodies, started["ours"]),
+        Target("bare", ports["bare"], "/invocations", "text/csv", "text/csv", csv_bodies, started["bare"]),
         Target("mlserver", ports["mlserver"], serving_mlserver.INFER_PATH, "application/json", "application/json",
-               v2_bodies),
-        Target("flask", ports["flask"], "/invocations", "text/csv", "text/csv", csv_bodies),
+               v2_bodies, started["mlserver"]),
+        Target("flask", ports["flask"], "/invocations", "text/csv", "text/csv", csv_bodies, started["flask"]),
     ]
 
 
@@ -314,8 +344,10 @@ def main() -> int:
                 for concurrency in CONCURRENCY:
                     for target in targets:  # interleaved: each cell's servers measured minutes apart at most
                         run_wrk(wrk, script, target, payload, concurrency=concurrency, duration=args.warmup)
+                        wait_idle(target.process)
                         figures = run_wrk(wrk, script, target, payload, concurrency=concurrency,
                                           duration=args.duration)
+                        wait_idle(target.process)
                         run = Run(target.name, payload, rows, concurrency,
                                   figures["requests"] / (figures["duration_us"] / 1e6),
                                   figures["p50_us"] / 1000, figures["p99_us"] / 1000,
