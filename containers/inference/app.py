@@ -8,7 +8,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sized
 from typing import Any
 
 from containers.contracts.data_schema import DataSchemaError, load_schema
@@ -28,6 +28,7 @@ from containers.inference.codec import (
 from containers.inference.custom_flow import HandlerFlow
 from containers.inference.handlers import HandlerError, UserHandlers, inference_script
 from containers.inference.predictor import Predictor, ScoringError
+from containers.inference.protocol import WORKER_REQUESTS
 from containers.inference.runtime_api import CUSTOM_ATTRIBUTES, RuntimeRequest, runtime_request, runtime_response
 from containers.inference.schema_guard import SchemaGuard
 from containers.inference.settings import ServingSettings
@@ -202,16 +203,20 @@ class InferenceApp:
             status, output, headers = await self.invoke_handlers(
                 self.flow, receive, content_type, accept, inference_id=inference_id, content_length=content_length)
         else:
-            status, output, headers = await self.invoke_model(receive, content_type, accept, inference_id,
-                                                              content_length)
+            extension = (scope.get("extensions") or {}).get(WORKER_REQUESTS)
+            worker_requests = extension["tasks"] if extension else None
+            status, output, headers = await self.invoke_model(
+                receive, content_type, accept, inference_id=inference_id, content_length=content_length,
+                worker_requests=worker_requests)
         if custom_attributes is not None and status == 200:
             # The runtime returns what the container sets; this container echoes the request's
             # attributes (a request id the caller sent comes back), as the runtime's docs suggest.
             headers = [*headers, (CUSTOM_ATTRIBUTES, custom_attributes)]
         return status, output, headers
 
-    async def invoke_model(self, receive: Receive, content_type: str | None, accept: str | None,
-                           inference_id: str | None, content_length: int) -> Answer:
+    async def invoke_model(self, receive: Receive, content_type: str | None, accept: str | None, *,
+                           inference_id: str | None, content_length: int,
+                           worker_requests: Sized | None = None) -> Answer:
         try:
             predictor = self.predictor
             if predictor is None:
@@ -233,7 +238,7 @@ class InferenceApp:
                 batch = parse(body, predictor.layout)
                 if self.guard is not None:
                     self.guard.check(batch)
-                predictions = await self._score(predictor, batch)
+                predictions = await self._score(predictor, batch, worker_requests)
             finally:
                 self._in_flight -= 1
             output = ENCODERS[response_type](predictions)
@@ -278,9 +283,12 @@ class InferenceApp:
         self._capture(body, content_type, output, output_type, inference_id)
         return 200, output, [(b"content-type", output_type.encode("latin-1", errors="replace"))]
 
-    async def _score(self, predictor: Predictor, batch: RowBatch) -> Predictions:
-        # Alone in this worker (e.g. one client at a time): score now, without the batcher's loop hop.
-        if self.batcher is not None and self._in_flight > 1:
+    async def _score(self, predictor: Predictor, batch: RowBatch, worker_requests: Sized | None) -> Predictions:
+        """Through the batcher when other requests of this worker are under way: those whose heads arrived
+        with this one have tasks queued behind it (the server's protocol shares their set), and they submit
+        their rows before the batcher flushes. Alone (e.g. one client at a time): score now, no loop hop."""
+        others = len(worker_requests) > 1 if worker_requests is not None else self._in_flight > 1
+        if self.batcher is not None and others:
             return await self.batcher.submit(batch)
         return predictor.predict(batch)
 

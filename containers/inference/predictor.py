@@ -225,40 +225,60 @@ class TreeEnsembleScorer:
 
 
 # Up to this many rows all trees are walked at once in numpy (no per-tree call overhead); larger
-# batches call sklearn's per-tree Cython predictor, which is faster per row.
-VECTOR_WALK_MAX_ROWS = 32
+# batches call sklearn's per-tree Cython predictor, which is faster per row. Measured on the bench's
+# model (100 trees, depth 22): 1 row 0.025 ms (sklearn's route 0.36), 16 rows 0.29 (0.37), 32 rows 0.60 (0.41).
+VECTOR_WALK_MAX_ROWS = 16
+_LARGEST = np.finfo(np.float64).max
 
 
 @dataclass(frozen=True)
 class _Forest:
-    """One class's trees of a HistGradientBoosting model as flat node arrays (node ids made global)."""
+    """One class's trees of a HistGradientBoosting model as flat node arrays (node ids made global),
+    laid out for a walk of one numpy call per level.
+
+    Each node's test is decided for all nodes at once first, `step = where(x[feature] > threshold,
+    right, left)`; a level of every tree is then one gather, `node = step[node]`. Missing values need no
+    test of their own: a row is widened to [x with NaN -> +inf, x with NaN -> -inf], and a node whose
+    learned side for NaN is the left one reads the second half, so NaN goes where sklearn's predictor
+    sends it. A leaf is its own two children, so `depth` levels leave every tree on its leaf."""
 
     roots: np.ndarray  # (trees,) in boosting order
-    feature: np.ndarray
-    threshold: np.ndarray
-    missing_left: np.ndarray
+    feature: np.ndarray  # (nodes,) column of the widened row
+    threshold: np.ndarray  # (nodes,) go right when the value is greater
     left: np.ndarray
     right: np.ndarray
-    is_leaf: np.ndarray
-    value: np.ndarray
+    value: np.ndarray  # (nodes,) leaf values
+    depth: int
 
 
-def _flatten(predictors: list[Any]) -> _Forest:
+def _flatten(predictors: list[Any], n_features: int) -> _Forest:
     nodes = [predictor.nodes for predictor in predictors]
     sizes = np.array([len(tree) for tree in nodes], dtype=np.intp)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
     table = np.concatenate(nodes)
     shift = np.repeat(offsets, sizes)
-    return _Forest(
-        roots=offsets,
-        feature=table["feature_idx"].astype(np.intp),
-        threshold=table["num_threshold"].astype(np.float64),
-        missing_left=table["missing_go_to_left"].astype(bool),
-        left=table["left"].astype(np.intp) + shift,
-        right=table["right"].astype(np.intp) + shift,
-        is_leaf=table["is_leaf"].astype(bool),
-        value=table["value"].astype(np.float64),
-    )
+    leaf = table["is_leaf"].astype(bool)
+    own = np.arange(len(table), dtype=np.intp)
+    left = np.where(leaf, own, table["left"].astype(np.intp) + shift)
+    right = np.where(leaf, own, table["right"].astype(np.intp) + shift)
+    threshold = table["num_threshold"].astype(np.float64)
+    if np.isnan(threshold[~leaf]).any():
+        raise FastPathUnsupportedError("HistGradientBoosting split without a numeric threshold")
+    # x <= +inf holds for every number, x > largest float for none: the same side for all values;
+    # only NaN, widened to +inf, goes right past it, as it does past +inf in sklearn when learned so.
+    threshold = np.where(threshold == np.inf, _LARGEST, threshold)
+    feature = table["feature_idx"].astype(np.intp) + np.where(table["missing_go_to_left"].astype(bool), n_features, 0)
+    feature = np.where(leaf, 0, feature)
+    depth = 0
+    level = offsets
+    while True:
+        inner = level[~leaf[level]]
+        if not len(inner):
+            break
+        depth += 1
+        level = np.concatenate([left[inner], right[inner]])
+    return _Forest(roots=offsets, feature=feature, threshold=threshold, left=left, right=right,
+                   value=table["value"].astype(np.float64), depth=depth)
 
 
 class HistGradientBoostingScorer:
@@ -281,30 +301,42 @@ class HistGradientBoostingScorer:
         self._n_features = int(estimator.n_features_in_)
         self._known_cat_bitsets, self._f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
         per_class = int(estimator.n_trees_per_iteration_)
-        self._forests = [_flatten([iteration[k] for iteration in estimator._predictors]) for k in range(per_class)]
+        self._forests = [_flatten([iteration[k] for iteration in estimator._predictors], self._n_features)
+                         for k in range(per_class)]
         self._baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1)
 
-    def _leaf_values(self, forest: _Forest, rows: np.ndarray) -> np.ndarray:
-        count = rows.shape[0]
-        node = np.broadcast_to(forest.roots, (count, len(forest.roots))).copy()
-        row_index = np.arange(count)[:, None]
-        while True:
-            inner = ~forest.is_leaf[node]
-            if not inner.any():
-                return np.asarray(forest.value[node])
-            values = rows[row_index, forest.feature[node]]
-            go_left = np.where(np.isnan(values), forest.missing_left[node], values <= forest.threshold[node])
-            node = np.where(inner, np.where(go_left, forest.left[node], forest.right[node]), node)
+    @staticmethod
+    def _leaf_values(forest: _Forest, widened: np.ndarray) -> np.ndarray:
+        """(rows, trees) leaf values; `widened` is (rows, 2 * features), see _Forest."""
+        count = widened.shape[0]
+        nodes = len(forest.feature)
+        # ndarray methods: np.take's Python wrapper would cost more than a small gather.
+        step = np.where(widened.take(forest.feature, axis=1) > forest.threshold, forest.right, forest.left)
+        node = np.empty((count, len(forest.roots)), dtype=np.intp)
+        node[:] = forest.roots
+        if count > 1:  # row r's nodes live at r * nodes in the flattened table
+            base = np.arange(0, count * nodes, nodes, dtype=np.intp)[:, None]
+            step += base
+            node += base
+        flat = step.ravel()
+        for _ in range(forest.depth):
+            flat.take(node, out=node)
+        if count > 1:
+            node -= base
+        return forest.value.take(node)
 
     def raw(self, features: np.ndarray) -> np.ndarray:
         rows = np.ascontiguousarray(features, dtype=np.float64)
         if rows.ndim != 2 or rows.shape[1] != self._n_features:
             raise ValueError(f"X has {rows.shape[-1]} features, but the model expects {self._n_features}")
-        if rows.shape[0] > VECTOR_WALK_MAX_ROWS:
+        if rows.shape[0] > VECTOR_WALK_MAX_ROWS or np.isinf(rows).any():
+            # An infinite value would meet the walk's stand-ins for NaN: sklearn's own route scores it.
             return self._raw_per_tree(rows)
+        missing = np.isnan(rows)
+        widened = np.concatenate([np.where(missing, np.inf, rows), np.where(missing, -np.inf, rows)], axis=1)
         raw = np.empty((rows.shape[0], len(self._forests)), dtype=np.float64)
         for k, forest in enumerate(self._forests):
-            leaves = self._leaf_values(forest, rows)
+            leaves = self._leaf_values(forest, widened)
             # add.accumulate sums left to right: baseline + tree 1 + tree 2 ..., sklearn's order.
             terms = np.concatenate([np.full((rows.shape[0], 1), self._baseline[k]), leaves], axis=1)
             raw[:, k] = np.add.accumulate(terms, axis=1)[:, -1]

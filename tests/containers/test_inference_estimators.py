@@ -100,6 +100,29 @@ def test_hist_gradient_boosting_scorer_equals_sklearn_on_missing_values_by_both_
             assert np.array_equal(estimator.classes_[encoded], estimator.predict(batch))
 
 
+def test_hist_gradient_boosting_walk_keeps_splits_on_missing_values_and_infinite_inputs_exact() -> None:
+    """A split that sends every number left and NaN right has threshold +inf in sklearn (the walk's
+    stand-in for NaN is +inf too), and an infinite input meets the stand-ins: both still score as sklearn."""
+    rng = np.random.default_rng(36)
+    x = rng.normal(size=(800, 3))
+    gone = rng.random(800) < 0.3
+    x[gone, 0] = np.nan
+    labels = (gone ^ (rng.random(800) < 0.1)).astype(int)  # missingness itself predicts the label
+    estimator = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(x, labels)
+    splits = [tree.nodes[~tree.nodes["is_leaf"].astype(bool)] for iteration in estimator._predictors
+              for tree in iteration]
+    assert any(np.isinf(nodes["num_threshold"]).any() for nodes in splits), "the data must produce a NaN split"
+    scorer = HistGradientBoostingScorer(estimator)
+    probe = x[:VECTOR_WALK_MAX_ROWS].copy()
+    probe[1, 1] = np.inf
+    probe[2, 0] = -np.inf
+    probe[3, 2] = np.inf
+    for batch in (x[:1], x[gone][:3], x[:VECTOR_WALK_MAX_ROWS], probe, probe[1:2]):
+        probabilities, encoded = scorer.classify(batch)
+        assert np.array_equal(probabilities, estimator.predict_proba(batch))
+        assert np.array_equal(estimator.classes_[encoded], estimator.predict(batch))
+
+
 def test_binary_ties_follow_each_estimators_own_rule() -> None:
     """Two neighbours score many rows at exactly 0.5: KNeighbors' predict says class 0 there, while
     GradientBoosting says class 1 at a raw score of 0. The server follows each estimator's own rule."""

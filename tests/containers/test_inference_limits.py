@@ -4,14 +4,17 @@ payload size (413 just over 6 MB), header size (431), header read time (408 or c
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from containers.inference.settings import ServingSettings, SettingsError
-from tests.containers.conftest import ServerProcess
+from tests.containers.conftest import REPO_ROOT, ServerProcess
 
 MB = 1024 * 1024
 HEAD_LIMIT_KB = "2"
@@ -206,3 +209,26 @@ def test_a_request_httptools_cannot_parse_gets_a_json_400(bounded_server: Server
         answer = read_until_closed(sock)
     assert answer.startswith(b"HTTP/1.1 400 ")
     assert json_error(answer).startswith("malformed HTTP request")
+
+
+def _serve_on(port: int, model_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "containers.inference", "serve"], cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=60, check=False,
+        env={**os.environ, "SM_MODEL_DIR": str(model_dir), "SAGEMAKER_BIND_TO_HOST": "127.0.0.1",
+             "SAGEMAKER_BIND_TO_PORT": str(port), "SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
+
+
+def test_a_taken_port_stops_the_server_with_one_line(trained_model_dir: Path, bounded_server: ServerProcess) -> None:
+    """Several workers listen on their own SO_REUSEPORT sockets: a port another socket holds is refused,
+    and so is the port of a running server of ours (whose sockets would otherwise share it silently)."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = _serve_on(port, trained_model_dir)
+    for attempt in (result, _serve_on(bounded_server.port, trained_model_dir)):
+        assert attempt.returncode == 3
+        assert attempt.stderr.strip().endswith("Address already in use")
+        assert attempt.stderr.startswith("[inference] cannot listen on 127.0.0.1:")
+    assert bounded_server.process.poll() is None
