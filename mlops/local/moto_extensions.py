@@ -110,6 +110,39 @@ def _describe_pipeline_execution(self: Any) -> ActionResult:
 def install() -> None:
     """Idempotent; call before moto serves requests (a server thread or a mock_aws block)."""
     SageMakerResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
+    install_metadata_merge()
+
+
+# -- UpdateModelPackage merges CustomerMetadataProperties, as SageMaker does -------------------------
+# SageMaker adds or replaces the entries an UpdateModelPackage call names and removes only those in
+# CustomerMetadataPropertiesToRemove; moto 5.2.5 replaces the whole map (with nothing when the call
+# names none), so approving a version would erase its lineage.
+
+
+def _package(response: Any, arn: str) -> Any:
+    backend = response.sagemaker_backend
+    return backend.model_packages.get(backend.model_package_name_mapping.get(arn, arn))
+
+
+_UPDATE_MODEL_PACKAGE = SageMakerResponse.update_model_package
+
+
+def _update_model_package_merging_metadata(self: Any) -> ActionResult:
+    arn = self._get_param("ModelPackageArn")
+    before = _package(self, arn)
+    kept = dict(before.customer_metadata_properties or {}) if before is not None else {}
+    answer: ActionResult = _UPDATE_MODEL_PACKAGE(self)
+    package = _package(self, arn)
+    if package is not None:
+        merged = {**kept, **(self._get_param("CustomerMetadataProperties") or {})}
+        for key in self._get_param("CustomerMetadataPropertiesToRemove", []) or []:
+            merged.pop(key, None)
+        package.customer_metadata_properties = merged or None
+    return answer
+
+
+def install_metadata_merge() -> None:
+    SageMakerResponse.update_model_package = _update_model_package_merging_metadata  # type: ignore[method-assign]
 
 
 # The attributes `install_pipeline_progress` sets, for callers (tests) that restore moto afterwards.

@@ -139,6 +139,16 @@ DEVIATIONS: tuple[Deviation, ...] = (
         ("RegisterModel",), (("Arguments", "SkipModelValidation"),), _always, _drop,
     ),
     Deviation(
+        "RegisterModel CustomerMetadataProperties",
+        "the version's lineage (issue 16): a CreateModelPackage field the schema's RegisterModel step lacks",
+        ("RegisterModel",), (("Arguments", "CustomerMetadataProperties"),), _always, _drop,
+    ),
+    Deviation(
+        "Std:Join ModelPackageDescription",
+        "the description names the data hash and input URI of the run (lineage), joined at run time",
+        ("RegisterModel",), (("Arguments", "ModelPackageDescription"),), _is_function(JOIN), _stand_in(JOIN),
+    ),
+    Deviation(
         "Std:Join ErrorMessage",
         "the Fail step's message names the metric, its value and the threshold, joined at run time",
         ("Fail",), (("Arguments", "ErrorMessage"),), _is_function(JOIN), _stand_in(JOIN),

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from config.settings import REGISTERED_APPROVAL_STATUS
 from mlops.local.jobs import JobFailed
 from mlops.local.steps.context import StepContext, StepResult
+from pipelines.lineage import metadata_problems
 
 
 def _without_nulls(value: Any) -> Any:
@@ -31,6 +32,9 @@ def run_register_model_step(step: Mapping[str, Any], arguments: Mapping[str, Any
         # a run recorded before registration became pending-only).
         raise JobFailed(f"CreateModelPackage: AccessDenied: the execution role may only register versions as "
                         f"{REGISTERED_APPROVAL_STATUS}, not {status!r}", "client")
+    problems = metadata_problems(request.get("CustomerMetadataProperties") or {})
+    if problems:  # SageMaker's own limits; moto does not check them
+        raise JobFailed("CreateModelPackage: ValidationException: " + "; ".join(problems), "client")
     try:
         if group:
             groups = sm.list_model_package_groups(NameContains=str(group)).get("ModelPackageGroupSummaryList", [])
