@@ -18,6 +18,7 @@ from containers.contracts.model_quality import METRICS_KEYS
 from containers.training.estimators import DEFAULT_ESTIMATOR, EstimatorError, build_estimator
 from pipelines import lineage
 from pipelines.inference_code import InferenceCodeError, inference_code_uri
+from pipelines.registration_card import REGISTRATION_CARD_STATUS, RuntimeValues, registration_card
 
 # Step names as they appear in the definition JSON. `ModelStep` renders the registration as a
 # `RegisterModel` step with the SDK's `-RegisterModel` suffix.
@@ -441,7 +442,8 @@ def _evaluate_step(ctx: _Context, preprocess: Any, train: Any, report: Any) -> A
     )
 
 
-def _register_step(ctx: _Context, train: Any, evaluate: Any, data_quality: Any, lineage_properties: Any) -> Any:
+def _register_step(ctx: _Context, train: Any, evaluate: Any, data_quality: Any, lineage_properties: Any, *,
+                   report: Any) -> Any:
     sdk, env = ctx.sdk, ctx.env
 
     def json_source(uri: Any) -> Any:
@@ -475,6 +477,7 @@ def _register_step(ctx: _Context, train: Any, evaluate: Any, data_quality: Any, 
         drift_check_baselines=baselines,
         customer_metadata_properties=lineage_properties,
         description=_lineage_summary(ctx, lineage_properties),
+        model_card=_model_card(ctx, train, evaluate, lineage_properties, report=report),
     )
     return sdk.ModelStep(name=REGISTER, step_args=arguments)
 
@@ -518,6 +521,35 @@ def lineage_metadata(ctx: _Context, preprocess: Any, data_quality: Any, dataset_
         lineage.BASELINE_STATISTICS: data_quality.properties.CalculatedBaselineStatistics,
         lineage.BASELINE_CONSTRAINTS: data_quality.properties.CalculatedBaselineConstraints,
     }
+
+
+def _model_card(ctx: _Context, train: Any, evaluate: Any, properties: dict[str, Any], report: Any) -> Any:
+    """The model card the version is created with (pipelines/registration_card.py)."""
+    sdk, env = ctx.sdk, ctx.env
+    hyperparameters: dict[str, Any] = {
+        key: ctx.parameters[name] for key, name in hyperparameter_parameters(env).items()
+    }
+    code = training_code(env)
+    if code is None:
+        hyperparameters[ESTIMATOR_HYPERPARAMETER] = env.training.estimator or DEFAULT_ESTIMATOR
+    else:
+        hyperparameters[PROGRAM_HYPERPARAMETER] = code.program
+    runtime = RuntimeValues(
+        model_artifact=train.properties.ModelArtifacts.S3ModelArtifacts,
+        training_job_arn=train.properties.TrainingJobArn,
+        execution_arn=sdk.ExecutionVariables.PIPELINE_EXECUTION_ARN,
+        data_uri=properties[lineage.DATA_URI],
+        data_sha256=properties[lineage.DATA_SHA256],
+        gate_value=sdk.JsonGet(step_name=evaluate.name, property_file=report, json_path=gate_metric_path(env)),
+        gate_threshold=ctx.parameters.get(METRIC_THRESHOLD, env.quality_gate.threshold),
+        evaluation_uri=_output_uri(evaluate, EVALUATION_OUTPUT),
+        hyperparameters=hyperparameters,
+    )
+    # The definition's own hash cannot be inside the definition's card; `mlops registry card` adds it.
+    literal = {key: value for key, value in properties.items()
+               if isinstance(value, str) and key != lineage.DEFINITION_SHA256}
+    values = registration_card(env, training_image=ctx.image(TRAINING_IMAGE), literal_lineage=literal, runtime=runtime)
+    return sdk.PipelineModelCard(sdk.Join(on="", values=values), REGISTRATION_CARD_STATUS)
 
 
 def _lineage_summary(ctx: _Context, properties: dict[str, Any]) -> Any:
@@ -589,7 +621,7 @@ def build_pipeline_definition(
         train = _train_step(ctx, preprocess)
         evaluate = _evaluate_step(ctx, preprocess, train, report)
         lineage_properties = lineage_metadata(ctx, preprocess, data_quality, dataset_report)
-        register = _register_step(ctx, train, evaluate, data_quality, lineage_properties)
+        register = _register_step(ctx, train, evaluate, data_quality, lineage_properties, report=report)
         gate = _gate_step(ctx, evaluate, report, register)
         pipeline = sdk.Pipeline(
             name=names.pipeline,

@@ -102,3 +102,17 @@ def test_describe_shows_the_lineage_and_the_card_validates_and_is_in_the_report(
     report = Path(last["files"]["report"]).read_text(encoding="utf-8")
     assert "Model card of version 3" in report
     assert _lineage(result, 3)["data_sha256"] in report
+
+
+def test_each_version_was_created_with_a_valid_model_card_naming_its_data(runs: tuple[Path, dict[str, Any]]) -> None:
+    _, result = runs
+    for package in result["registry"]["packages"]:
+        model_card = package["ModelCard"]
+        assert model_card["ModelCardStatus"] == "Draft"
+        card = json.loads(model_card["ModelCardContent"])
+        assert card_problems(card) == []
+        version = package["ModelPackageVersion"]
+        assert card["additional_information"]["custom_details"]["lineage_data_sha256"] == \
+            _lineage(result, version)["data_sha256"]
+        artifact = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+        assert card["model_overview"]["model_artifact"] == [artifact]

@@ -365,7 +365,9 @@ def normalised_dev_definition(definition: dict[str, Any]) -> str:
     code = lineage.code_version()
     text = render_definition(definition).replace(source_tag(), GOLDEN_TAG).replace(source_digest(), "SOURCES_SHA256")
     text = text.replace(code.label, "CODE").replace(code.commit, "COMMIT")
-    text = text.replace(f'"{lineage.CODE_DIRTY}": "{str(code.dirty).lower()}"', f'"{lineage.CODE_DIRTY}": "DIRTY"')
+    dirty = str(code.dirty).lower()
+    text = text.replace(f'"{lineage.CODE_DIRTY}": "{dirty}"', f'"{lineage.CODE_DIRTY}": "DIRTY"')
+    text = text.replace(f'lineage_code_dirty\\": \\"{dirty}\\"', 'lineage_code_dirty\\": \\"DIRTY\\"')  # in the card
     return re.sub(f'"{lineage.DEFINITION_SHA256}": "[0-9a-f]{{64}}"', f'"{lineage.DEFINITION_SHA256}": "SHA256"', text)
 
 

@@ -144,6 +144,12 @@ DEVIATIONS: tuple[Deviation, ...] = (
         ("RegisterModel",), (("Arguments", "CustomerMetadataProperties"),), _always, _drop,
     ),
     Deviation(
+        "RegisterModel ModelCard",
+        "the version is created with its model card (issue 16): a CreateModelPackage field the schema lacks, "
+        "its content joined at run time",
+        ("RegisterModel",), (("Arguments", "ModelCard"),), _always, _drop,
+    ),
+    Deviation(
         "Std:Join ModelPackageDescription",
         "the description names the data hash and input URI of the run (lineage), joined at run time",
         ("RegisterModel",), (("Arguments", "ModelPackageDescription"),), _is_function(JOIN), _stand_in(JOIN),

@@ -128,3 +128,51 @@ def test_metadata_that_sagemaker_would_refuse_is_named() -> None:
     assert any("'lineage:json'" in problem for problem in problems)
     too_many = {f"k{index}": "v" for index in range(lineage.MAX_ENTRIES + 1)}
     assert any("51 entries" in problem for problem in lineage.metadata_problems(too_many))
+
+
+def _sample(value: Any, parameters: dict[str, Any]) -> str:
+    """A run-time value as SageMaker would splice it in: parameter defaults, a metric, URIs and hashes."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict):
+        return str(value)
+    if "Std:JsonGet" in value:
+        path = value["Std:JsonGet"]["Path"]
+        return "0" * 64 if path == lineage.DATA_SHA256_FIELD else "0.97"
+    reference = value["Get"]
+    if reference.startswith("Parameters."):
+        return str(parameters[reference.split(".", 1)[1]])
+    if reference.startswith("Execution."):
+        return "arn:aws:sagemaker:eu-west-1:111111111111:pipeline/p/execution/abc"
+    return f"s3://bucket/{reference.split('.')[1]}/output"
+
+
+@pytest.mark.parametrize("env_name", ["dev", "staging", "prod"])
+def test_the_version_is_created_with_a_model_card_that_validates_once_the_run_fills_it_in(
+    definitions: dict[str, dict[str, Any]], env_name: str,
+) -> None:
+    from mlops.model_card import card_problems
+
+    definition = definitions[env_name]
+    parameters = {item["Name"]: item["DefaultValue"] for item in definition["Parameters"]}
+    model_card = _register(definition)["Arguments"]["ModelCard"]
+    assert model_card["ModelCardStatus"] == "Draft"
+    join = model_card["ModelCardContent"]["Std:Join"]
+    assert join["On"] == ""
+    card = json.loads("".join(_sample(value, parameters) for value in join["Values"]))
+    assert card_problems(card) == []
+    details = card["additional_information"]["custom_details"]
+    assert details["lineage_data_sha256"] == "0" * 64
+    assert details["approval_status"] == "PendingManualApproval"
+    assert card["evaluation_details"][0]["metric_groups"][0]["metric_data"][0]["value"] == 0.97
+    assert card["training_details"]["training_job_details"]["training_arn"] == "s3://bucket/Train/output"
+
+
+def test_local_registration_refuses_a_model_card_sagemaker_would_refuse() -> None:
+    from mlops.local.steps.register_model import model_card_problems
+
+    assert model_card_problems(None) == []
+    assert model_card_problems({"ModelCardContent": json.dumps({"intended_uses": {"risk_rating": "Low"}})}) == []
+    assert "not JSON" in model_card_problems({"ModelCardContent": "{half"})[0]
+    (problem,) = model_card_problems({"ModelCardContent": json.dumps({"intended_uses": {"risk_rating": "Extreme"}})})
+    assert "intended_uses/risk_rating" in problem
