@@ -99,16 +99,16 @@ def code_version(root: Path = REPO_ROOT) -> CodeVersion:
 
 
 def _register_steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """RegisterModel steps, also those inside a Condition's branches."""
     found: list[dict[str, Any]] = []
-
-    def visit(steps: list[dict[str, Any]]) -> None:
-        for step in steps:
-            if step.get("Type") == "RegisterModel":
-                found.append(step)
-            visit(step.get("Arguments", {}).get("IfSteps", []) if step.get("Type") == "Condition" else [])
-            visit(step.get("Arguments", {}).get("ElseSteps", []) if step.get("Type") == "Condition" else [])
-
-    visit(definition.get("Steps", []))
+    pending = list(definition.get("Steps", []))
+    while pending:
+        step = pending.pop(0)
+        if step.get("Type") == "RegisterModel":
+            found.append(step)
+        elif step.get("Type") == "Condition":
+            arguments = step.get("Arguments", {})
+            pending += [*arguments.get("IfSteps", []), *arguments.get("ElseSteps", [])]
     return found
 
 
