@@ -232,6 +232,8 @@ def _registry_describe(args: argparse.Namespace) -> int:
         console.print(f"  {name:<{width}}  {escape(value)}")
     for image, digest in record.image_digests.items():
         console.print(f"  image digest  {escape(image)} {digest}")
+    console.print(f"model card: {record.model_card_status or 'none on the package'} "
+                  f"(`registry card --version {record.version}` prints it)")
     missing = missing_lineage(record)
     if missing:
         console.print(f"  [yellow]not recorded: {', '.join(missing)}[/] (registered before lineage, or by hand)")
@@ -251,14 +253,16 @@ def _registry_card(args: argparse.Namespace) -> int:
     from mlops.model_card import attach_model_card, build_model_card, write_local_card
 
     env = load_environment(args.env)
-    attach = getattr(args, "attach", False)
+    local = getattr(args, "work_dir", None) is not None
+    # The local registry is ours: its package always gets the fresh card (the cloud's only with --attach).
+    attach = local or getattr(args, "attach", False)
     with _registry_access(args, changes=attach) as access:
         record = describe_version(access.sagemaker, access.objects, _group(args), args.version)
         card = build_model_card(env, record)
         if attach:
             attach_model_card(access.sagemaker, record, card)
             print(f"model card attached to {record.arn}", file=sys.stderr)
-    if getattr(args, "work_dir", None) is not None:
+    if local:
         print(f"model card written to {write_local_card(Path(args.work_dir).resolve(), record, card)}", file=sys.stderr)
     print(json.dumps(card, indent=2, sort_keys=True))
     return 0

@@ -33,6 +33,8 @@ class VersionRecord:
     # SageMaker fills ImageDigest for each inference container on registration (not moto).
     image_digests: dict[str, str]
     model_data_url: str | None
+    # ModelCardStatus of the card stored on the package (None: no card).
+    model_card_status: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     metrics_uri: str | None = None
     metrics_problem: str | None = None
@@ -64,6 +66,7 @@ def describe_version(sm: Any, objects: ObjectReader, group: str, version: int) -
         image_digests={str(item.get("Image")): str(item["ImageDigest"])
                        for item in containers if item.get("ImageDigest")},
         model_data_url=next((str(item["ModelDataUrl"]) for item in containers if item.get("ModelDataUrl")), None),
+        model_card_status=described.get("ModelCard", {}).get("ModelCardStatus"),
         metrics=details.metrics, metrics_uri=details.metrics_uri, metrics_problem=details.metrics_problem,
     )
 

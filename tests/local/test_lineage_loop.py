@@ -104,11 +104,13 @@ def test_describe_shows_the_lineage_and_the_card_validates_and_is_in_the_report(
     assert _lineage(result, 3)["data_sha256"] in report
 
 
-def test_each_version_was_created_with_a_valid_model_card_naming_its_data(runs: tuple[Path, dict[str, Any]]) -> None:
+def test_each_version_holds_a_valid_model_card_naming_its_data(runs: tuple[Path, dict[str, Any]]) -> None:
+    """Created with the version (a Draft), then replaced by the card of the approve stage's decision."""
     _, result = runs
     for package in result["registry"]["packages"]:
         model_card = package["ModelCard"]
-        assert model_card["ModelCardStatus"] == "Draft"
+        expected = "Approved" if package["ModelApprovalStatus"] == "Approved" else "Draft"
+        assert model_card["ModelCardStatus"] == expected
         card = json.loads(model_card["ModelCardContent"])
         assert card_problems(card) == []
         version = package["ModelPackageVersion"]
@@ -116,3 +118,4 @@ def test_each_version_was_created_with_a_valid_model_card_naming_its_data(runs: 
             _lineage(result, version)["data_sha256"]
         artifact = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
         assert card["model_overview"]["model_artifact"] == [artifact]
+        assert card["additional_information"]["custom_details"]["approval_status"] == package["ModelApprovalStatus"]
