@@ -17,6 +17,7 @@ from config.settings import EnvironmentConfig
 from mlops import registry
 from mlops.errors import MlopsError
 from mlops.lineage import VersionRecord, hyperparameters
+from pipelines.registration_card import card_from_config
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "schemas" / "model-package-model-card.schema.json"
 # ModelPackageModelCard.ModelCardContent: at most 100,000 characters (SageMaker API reference).
@@ -113,15 +114,9 @@ def _evaluation(env: EnvironmentConfig, record: VersionRecord) -> dict[str, Any]
 
 def build_model_card(env: EnvironmentConfig, record: VersionRecord) -> dict[str, Any]:
     """The version's model package model card, validated against AWS's schema."""
-    text = env.model_card
-    gate = env.quality_gate
-    intended: dict[str, Any] = {"purpose_of_model": text.purpose, "intended_uses": text.intended_uses,
-                                "risk_rating": text.risk_rating}
-    if text.risk_explanation:
-        intended["explanations_for_risk_rating"] = text.risk_explanation
-    overview: dict[str, Any] = {"model_creator": text.owner or f"{env.project} {env.name} training pipeline"}
+    card = card_from_config(env)
     if record.model_data_url:
-        overview["model_artifact"] = [record.model_data_url]
+        card["model_overview"]["model_artifact"] = [record.model_data_url]
     images = _images(record)
     job: dict[str, Any] = {
         "hyper_parameters": [{"name": name, "value": value} for name, value in hyperparameters(record).items()],
@@ -134,30 +129,10 @@ def build_model_card(env: EnvironmentConfig, record: VersionRecord) -> dict[str,
                     f"data sha256 {record.lineage.get('data_sha256', 'not recorded')}",
                     f"code {record.lineage.get('code_commit', 'not recorded')}"
                     + (" with uncommitted changes" if record.lineage.get("code_dirty") == "true" else "")]
-    card: dict[str, Any] = {
-        "model_overview": overview,
-        "intended_uses": intended,
-        "training_details": {
-            "objective_function": {
-                "function": {"function": "Maximize" if gate.direction == "higher" else "Minimize",
-                             "facet": gate.metric[:63], "condition": f"quality gate {gate.threshold}"[:63]},
-                "notes": f"{env.data.problem_type.value} on target {env.data.target!r}"[:1024],
-            },
-            "training_observations": _clip("; ".join(observations)),
-            "training_job_details": job,
-        },
-        "evaluation_details": [_evaluation(env, record)],
-        "additional_information": {"custom_details": _custom_details(record)},
-    }
-    business = {key: value for key, value in (("business_problem", text.business_problem),
-                                              ("business_stakeholders", text.stakeholders)) if value}
-    if business:
-        card["business_details"] = business
-    caveats = [f"Out of scope: {text.out_of_scope_uses}" if text.out_of_scope_uses else "",
-               "A version serves only once Approved in the model registry."]
-    card["additional_information"]["caveats_and_recommendations"] = _clip(" ".join(c for c in caveats if c), 2048)
-    if text.ethical_considerations:
-        card["additional_information"]["ethical_considerations"] = text.ethical_considerations
+    card["training_details"].update({"training_observations": _clip("; ".join(observations)),
+                                     "training_job_details": job})
+    card["evaluation_details"] = [_evaluation(env, record)]
+    card["additional_information"]["custom_details"] = _custom_details(record)
     return validate_model_card(card)
 
 

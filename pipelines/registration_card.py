@@ -63,55 +63,25 @@ class _Splicer:
         return [part for part in parts if part != ""]
 
 
-def registration_card(env: EnvironmentConfig, *, training_image: str, literal_lineage: Mapping[str, str],
-                      runtime: RuntimeValues) -> list[Any]:
-    """The `Std:Join` values (on "") of the card's JSON text; `literal_lineage` holds the lineage
-    entries known at build time (code commit, definition hash, images)."""
+def card_from_config(env: EnvironmentConfig) -> dict[str, Any]:
+    """What every card of the environment says, from config: creator, intended use and risk, business
+    context, the quality gate as the objective, caveats. Both card builders start from it."""
     text, gate = env.model_card, env.quality_gate
-    splice = _Splicer()
-    sign = ">=" if gate.direction == "higher" else "<="
     intended: dict[str, Any] = {"purpose_of_model": text.purpose, "intended_uses": text.intended_uses,
                                 "risk_rating": text.risk_rating}
     if text.risk_explanation:
         intended["explanations_for_risk_rating"] = text.risk_explanation
     caveats = " ".join(part for part in (f"Out of scope: {text.out_of_scope_uses}" if text.out_of_scope_uses else "",
                                          "A version serves only once Approved in the model registry.") if part)
-    custom = {f"lineage_{key.split(':', 1)[1]}": value for key, value in literal_lineage.items()}
-    custom.update({"lineage_data_uri": splice.text(runtime.data_uri),
-                   "lineage_data_sha256": splice.text(runtime.data_sha256),
-                   "lineage_execution_arn": splice.text(runtime.execution_arn),
-                   "approval_status": REGISTERED_APPROVAL_STATUS})
     card: dict[str, Any] = {
-        "model_overview": {"model_creator": text.owner or f"{env.project} {env.name} training pipeline",
-                           "model_artifact": [splice.text(runtime.model_artifact)]},
+        "model_overview": {"model_creator": text.owner or f"{env.project} {env.name} training pipeline"},
         "intended_uses": intended,
-        "training_details": {
-            "objective_function": {
-                "function": {"function": "Maximize" if gate.direction == "higher" else "Minimize",
-                             "facet": gate.metric[:63], "condition": f"quality gate {gate.threshold}"[:63]},
-                "notes": f"{env.data.problem_type.value} on target {env.data.target!r}"[:1024],
-            },
-            "training_observations": f"Registered by pipeline execution {splice.text(runtime.execution_arn)} "
-                                     f"with data sha256 {splice.text(runtime.data_sha256)}",
-            "training_job_details": {
-                "training_arn": splice.text(runtime.training_job_arn),
-                "training_datasets": [splice.text(runtime.data_uri)],
-                "training_environment": {"container_image": [training_image]},
-                "hyper_parameters": [{"name": key, "value": splice.text(value)}
-                                     for key, value in runtime.hyperparameters.items()],
-            },
-        },
-        "evaluation_details": [{
-            "name": "test split",
-            "evaluation_observation": f"Quality gate {gate.metric} {sign} {splice.text(runtime.gate_threshold)} "
-                                      "passed on the test split (a version is registered only when it does).",
-            "datasets": [splice.text(runtime.evaluation_uri)],
-            "metadata": {"quality_gate_metric": gate.metric, "quality_gate_direction": gate.direction},
-            "metric_groups": [{"name": "test split metrics", "metric_data": [
-                {"name": gate.metric, "type": "number", "value": splice.number(runtime.gate_value)},
-            ]}],
-        }],
-        "additional_information": {"caveats_and_recommendations": caveats, "custom_details": custom},
+        "training_details": {"objective_function": {
+            "function": {"function": "Maximize" if gate.direction == "higher" else "Minimize",
+                         "facet": gate.metric[:63], "condition": f"quality gate {gate.threshold}"[:63]},
+            "notes": f"{env.data.problem_type.value} on target {env.data.target!r}"[:1024],
+        }},
+        "additional_information": {"caveats_and_recommendations": caveats[:2048]},
     }
     business = {key: value for key, value in (("business_problem", text.business_problem),
                                               ("business_stakeholders", text.stakeholders)) if value}
@@ -119,4 +89,43 @@ def registration_card(env: EnvironmentConfig, *, training_image: str, literal_li
         card["business_details"] = business
     if text.ethical_considerations:
         card["additional_information"]["ethical_considerations"] = text.ethical_considerations
+    return card
+
+
+def registration_card(env: EnvironmentConfig, *, training_image: str, literal_lineage: Mapping[str, str],
+                      runtime: RuntimeValues) -> list[Any]:
+    """The `Std:Join` values (on "") of the card's JSON text; `literal_lineage` holds the lineage
+    entries known at build time (code commit, definition hash, images)."""
+    gate = env.quality_gate
+    splice = _Splicer()
+    sign = ">=" if gate.direction == "higher" else "<="
+    custom = {f"lineage_{key.split(':', 1)[1]}": value for key, value in literal_lineage.items()}
+    custom.update({"lineage_data_uri": splice.text(runtime.data_uri),
+                   "lineage_data_sha256": splice.text(runtime.data_sha256),
+                   "lineage_execution_arn": splice.text(runtime.execution_arn),
+                   "approval_status": REGISTERED_APPROVAL_STATUS})
+    card = card_from_config(env)
+    card["model_overview"]["model_artifact"] = [splice.text(runtime.model_artifact)]
+    card["training_details"].update({
+        "training_observations": f"Registered by pipeline execution {splice.text(runtime.execution_arn)} "
+                                 f"with data sha256 {splice.text(runtime.data_sha256)}",
+        "training_job_details": {
+            "training_arn": splice.text(runtime.training_job_arn),
+            "training_datasets": [splice.text(runtime.data_uri)],
+            "training_environment": {"container_image": [training_image]},
+            "hyper_parameters": [{"name": key, "value": splice.text(value)}
+                                 for key, value in runtime.hyperparameters.items()],
+        },
+    })
+    card["evaluation_details"] = [{
+        "name": "test split",
+        "evaluation_observation": f"Quality gate {gate.metric} {sign} {splice.text(runtime.gate_threshold)} "
+                                  "passed on the test split (a version is registered only when it does).",
+        "datasets": [splice.text(runtime.evaluation_uri)],
+        "metadata": {"quality_gate_metric": gate.metric, "quality_gate_direction": gate.direction},
+        "metric_groups": [{"name": "test split metrics", "metric_data": [
+            {"name": gate.metric, "type": "number", "value": splice.number(runtime.gate_value)},
+        ]}],
+    }]
+    card["additional_information"]["custom_details"] = custom
     return splice.join_values(card)
