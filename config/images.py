@@ -14,8 +14,8 @@ IMAGES = ("training", "inference", "monitor")
 
 
 @lru_cache(maxsize=4)
-def source_tag(root: Path = REPO_ROOT) -> str:
-    """A short sha256 of every source file the images are built from (paths and contents)."""
+def source_digest(root: Path = REPO_ROOT) -> str:
+    """The sha256 of every source file the images are built from (paths and contents)."""
     digest = hashlib.sha256()
     for folder in IMAGE_SOURCES:
         for path in sorted((root / folder).rglob("*")):
@@ -24,4 +24,9 @@ def source_tag(root: Path = REPO_ROOT) -> str:
             digest.update(path.relative_to(root).as_posix().encode())
             digest.update(b"\0")
             digest.update(path.read_bytes())
-    return f"src-{digest.hexdigest()[:12]}"
+    return digest.hexdigest()
+
+
+def source_tag(root: Path = REPO_ROOT) -> str:
+    """The image tag: a short form of `source_digest`."""
+    return f"src-{source_digest(root)[:12]}"

@@ -258,6 +258,26 @@ class ExperimentationConfig(_Frozen):
     mlflow_server_size: Literal["Small", "Medium", "Large"] = "Small"
 
 
+# -- Model card (issue 16) --------------------------------------------------------------------------
+# What people, not the pipeline, know about the model: shown on every version's model card. Lengths
+# and the risk ratings are those of SageMaker's model package model card schema.
+CardText = Annotated[str, Field(min_length=1, max_length=2048)]
+
+
+class ModelCardConfig(_Frozen):
+    """The intended use of the model and who answers for it (intended_uses / business_details)."""
+
+    purpose: CardText = "Demonstrate the MLOps loop on the bundled data set; replace with why this model exists."
+    intended_uses: CardText = "Batch and real-time scoring behind the environment's endpoint, reviewed by people."
+    out_of_scope_uses: CardText | None = None
+    risk_rating: Literal["High", "Medium", "Low", "Unknown"] = "Unknown"
+    risk_explanation: CardText | None = None
+    owner: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+    business_problem: CardText | None = None
+    stakeholders: CardText | None = None
+    ethical_considerations: CardText | None = None
+
+
 # -- Approval and persona trust (issue 12) -------------------------------------------------------
 # The one status a pipeline registers versions with; approving is a separate step (policies deny the
 # execution role any other status).
@@ -314,6 +334,7 @@ class EnvironmentConfig(_Frozen):
     vpc: VpcConfig | None = None
     budget: BudgetConfig | None = None
     experimentation: ExperimentationConfig = ExperimentationConfig()
+    model_card: ModelCardConfig = ModelCardConfig()
     trusted_accounts: tuple[AccountId, ...] = ()
     personas: dict[str, PersonaTrust] = Field(default_factory=_default_personas)
 

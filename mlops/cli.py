@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from config.naming import Names
@@ -267,6 +268,66 @@ def _registry_prepare_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry_describe(args: argparse.Namespace) -> int:
+    """One version for audit: lineage, approval record and metrics (`--json` for machines)."""
+    import json
+
+    from mlops.lineage import describe_version, missing_lineage
+
+    with _registry_access(args, changes=False) as access:
+        record = describe_version(access.sagemaker, access.objects, _group(args), args.version)
+    if args.json:
+        print(json.dumps(record.to_json(), indent=2, sort_keys=True))
+        return 0
+    console.print(f"[bold]{record.group} version {record.version}[/]: {record.status}"
+                  + (f" (registered {record.created})" if record.created else ""))
+    console.print(f"  {escape(record.description)}")
+    if record.approval_description:
+        console.print(f"  approval: {escape(record.approval_description)}")
+    for name, value in record.approval.items():
+        console.print(f"    {name:<22} {escape(value)}")
+    console.print("lineage:")
+    width = max((len(name) for name in record.lineage), default=0)
+    for name, value in record.lineage.items():
+        console.print(f"  {name:<{width}}  {escape(value)}")
+    for image, digest in record.image_digests.items():
+        console.print(f"  image digest  {escape(image)} {digest}")
+    console.print(f"model card: {record.model_card_status or 'none on the package'} "
+                  f"(`registry card --version {record.version}` prints it)")
+    missing = missing_lineage(record)
+    if missing:
+        console.print(f"  [yellow]not recorded: {', '.join(missing)}[/] (registered before lineage, or by hand)")
+    if record.metrics:
+        console.print("metrics: " + ", ".join(f"{name}={value:.4f}" for name, value in record.metrics.items()))
+    elif record.metrics_problem:
+        console.print(f"metrics: none ({escape(record.metrics_problem)})")
+    return 0
+
+
+def _registry_card(args: argparse.Namespace) -> int:
+    """The version's model card (AWS's model package model card schema) on stdout; locally also
+    written beside the registry state, in the cloud written onto the package with --attach."""
+    import json
+
+    from mlops.lineage import describe_version
+    from mlops.model_card import attach_model_card, build_model_card, write_local_card
+
+    env = load_environment(args.env)
+    local = getattr(args, "work_dir", None) is not None
+    # The local registry is ours: its package always gets the fresh card (the cloud's only with --attach).
+    attach = local or getattr(args, "attach", False)
+    with _registry_access(args, changes=attach) as access:
+        record = describe_version(access.sagemaker, access.objects, _group(args), args.version)
+        card = build_model_card(env, record)
+        if attach:
+            attach_model_card(access.sagemaker, record, card)
+            print(f"model card attached to {record.arn}", file=sys.stderr)
+    if local:
+        print(f"model card written to {write_local_card(Path(args.work_dir).resolve(), record, card)}", file=sys.stderr)
+    print(json.dumps(card, indent=2, sort_keys=True))
+    return 0
+
+
 def _local_options() -> argparse.ArgumentParser:
     local = argparse.ArgumentParser(add_help=False)
     local.add_argument("--env", default="dev", metavar="NAME", help="environment (default: dev)")
@@ -303,6 +364,16 @@ def add_registry_subcommands(commands: Commands, *, local: bool) -> None:
     compare.add_argument("a", type=int, metavar="A", help="a version number")
     compare.add_argument("b", type=int, metavar="B", help="the version to compare it with (deltas are B - A)")
     compare.add_argument("--json", action="store_true", help="the comparison as JSON")
+    describe = add("describe", "one version's lineage (code, data, images, run), approval record and metrics",
+                   _registry_describe)
+    describe.add_argument("--version", type=int, required=True, metavar="N")
+    describe.add_argument("--json", action="store_true", help="print the record as JSON")
+    card = add("card", "the version's model card (intended use, training, evaluation and gate, lineage, approval)",
+               _registry_card)
+    card.add_argument("--version", type=int, required=True, metavar="N")
+    if not local:
+        card.add_argument("--attach", action="store_true",
+                          help="also write it onto the model package (UpdateModelPackage ModelCard)")
     if local:
         return
     # Local runs record each version themselves; in the cloud a registered version is recorded with this.

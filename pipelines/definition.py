@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config.images import source_tag
+from config.images import source_digest, source_tag
 from config.naming import Names
 from config.settings import REGISTERED_APPROVAL_STATUS, REPO_ROOT, EnvironmentConfig
 from containers.contracts.model_artifact import INFERENCE_CODE_CHANNEL
 from containers.contracts.model_quality import METRICS_KEYS
 from containers.training.estimators import DEFAULT_ESTIMATOR, EstimatorError, build_estimator
+from pipelines import lineage
 from pipelines.inference_code import InferenceCodeError, inference_code_uri
+from pipelines.registration_card import REGISTRATION_CARD_STATUS, RuntimeValues, registration_card
 
 # Step names as they appear in the definition JSON. `ModelStep` renders the registration as a
 # `RegisterModel` step with the SDK's `-RegisterModel` suffix.
@@ -58,6 +60,9 @@ EVALUATION_OUTPUT = "evaluation"
 EVALUATION_DIR = f"{PROCESSING_DIR}/output/{EVALUATION_OUTPUT}"
 EVALUATION_FILE = "evaluation.json"
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
+# Preprocess's report.json, read at registration for the data hash (lineage).
+DATASET_REPORT_FILE = "report.json"
+DATASET_PROPERTY_FILE = "DatasetReport"
 TRAINING_IMAGE = "training"
 INFERENCE_IMAGE = "inference"
 CONTENT_TYPES = ("text/csv", "application/json")
@@ -198,6 +203,7 @@ class _Context:
     image_tag: str
     parameters: dict[str, Any]
     sdk: Any
+    code: lineage.CodeVersion
 
     @property
     def role(self) -> str:
@@ -262,7 +268,7 @@ class _Context:
         )
 
 
-def _preprocess_step(ctx: _Context) -> Any:
+def _preprocess_step(ctx: _Context, dataset_report: Any) -> Any:
     sdk, data = ctx.sdk, ctx.env.data
     outputs = [
         sdk.ProcessingOutput(
@@ -285,6 +291,7 @@ def _preprocess_step(ctx: _Context) -> Any:
     return sdk.ProcessingStep(
         name=PREPROCESS,
         step_args=arguments_of_run,
+        property_files=[dataset_report],
         cache_config=ctx.cache(),
         retry_policies=ctx.retries(),
     )
@@ -454,7 +461,8 @@ def _evaluate_step(ctx: _Context, preprocess: Any, train: Any, report: Any) -> A
     )
 
 
-def _register_step(ctx: _Context, train: Any, evaluate: Any, data_quality: Any) -> Any:
+def _register_step(ctx: _Context, train: Any, evaluate: Any, data_quality: Any, lineage_properties: Any, *,
+                   report: Any) -> Any:
     sdk, env = ctx.sdk, ctx.env
 
     def json_source(uri: Any) -> Any:
@@ -486,9 +494,91 @@ def _register_step(ctx: _Context, train: Any, evaluate: Any, data_quality: Any) 
         approval_status=REGISTERED_APPROVAL_STATUS,
         model_metrics=metrics,
         drift_check_baselines=baselines,
-        description=f"{env.project} {env.name}: {env.data.problem_type.value} on {env.data.target!r}",
+        customer_metadata_properties=lineage_properties,
+        description=_lineage_summary(ctx, lineage_properties),
+        model_card=_model_card(ctx, train, evaluate, lineage_properties, report=report),
     )
     return sdk.ModelStep(name=REGISTER, step_args=arguments)
+
+
+# -- Lineage (issue 16) ------------------------------------------------------------------------------
+
+
+def _hyperparameters_text(ctx: _Context) -> Any:
+    """`key=value` pairs separated by spaces, the tunable values read from the run's parameters."""
+    env = ctx.env
+    values: list[Any] = []
+    for index, (key, name) in enumerate(hyperparameter_parameters(env).items()):
+        values += [f"{' ' if index else ''}{key}=", ctx.parameters[name]]
+    code = training_code(env)
+    fixed = f"sagemaker_program={code.program}" if code else f"estimator={env.training.estimator or DEFAULT_ESTIMATOR}"
+    values.append(f"{' ' if values else ''}{fixed}")
+    return ctx.sdk.Join(on="", values=values)
+
+
+def lineage_metadata(ctx: _Context, preprocess: Any, data_quality: Any, dataset_report: Any) -> dict[str, Any]:
+    """The `lineage:` CustomerMetadataProperties of a registered version; the definition hash is a
+    placeholder until the whole definition exists (`lineage.stamp_definition_sha256`)."""
+    sdk = ctx.sdk
+    literal = {
+        lineage.CODE_COMMIT: ctx.code.commit,
+        lineage.CODE_DIRTY: "true" if ctx.code.dirty else "false",
+        lineage.DEFINITION_SHA256: "pending",
+        lineage.IMAGES: f"training={ctx.image(TRAINING_IMAGE)} inference={ctx.image(INFERENCE_IMAGE)}",
+        lineage.IMAGE_SOURCES_SHA256: source_digest(),
+    }
+    problems = lineage.metadata_problems(literal)
+    if problems:
+        raise DefinitionError(f"environment {ctx.env.name!r}: " + "; ".join(problems))
+    return {
+        **literal,
+        lineage.DATA_URI: ctx.parameters[INPUT_DATA_URL],
+        lineage.DATA_SHA256: sdk.JsonGet(step_name=preprocess.name, property_file=dataset_report,
+                                         json_path=lineage.DATA_SHA256_FIELD),
+        lineage.HYPERPARAMETERS: _hyperparameters_text(ctx),
+        lineage.EXECUTION_ARN: sdk.ExecutionVariables.PIPELINE_EXECUTION_ARN,
+        lineage.BASELINE_STATISTICS: data_quality.properties.CalculatedBaselineStatistics,
+        lineage.BASELINE_CONSTRAINTS: data_quality.properties.CalculatedBaselineConstraints,
+    }
+
+
+def _model_card(ctx: _Context, train: Any, evaluate: Any, properties: dict[str, Any], report: Any) -> Any:
+    """The model card the version is created with (pipelines/registration_card.py)."""
+    sdk, env = ctx.sdk, ctx.env
+    hyperparameters: dict[str, Any] = {
+        key: ctx.parameters[name] for key, name in hyperparameter_parameters(env).items()
+    }
+    code = training_code(env)
+    if code is None:
+        hyperparameters[ESTIMATOR_HYPERPARAMETER] = env.training.estimator or DEFAULT_ESTIMATOR
+    else:
+        hyperparameters[PROGRAM_HYPERPARAMETER] = code.program
+    runtime = RuntimeValues(
+        model_artifact=train.properties.ModelArtifacts.S3ModelArtifacts,
+        training_job_arn=train.properties.TrainingJobArn,
+        execution_arn=sdk.ExecutionVariables.PIPELINE_EXECUTION_ARN,
+        data_uri=properties[lineage.DATA_URI],
+        data_sha256=properties[lineage.DATA_SHA256],
+        gate_value=sdk.JsonGet(step_name=evaluate.name, property_file=report, json_path=gate_metric_path(env)),
+        gate_threshold=ctx.parameters.get(METRIC_THRESHOLD, env.quality_gate.threshold),
+        evaluation_uri=_output_uri(evaluate, EVALUATION_OUTPUT),
+        hyperparameters=hyperparameters,
+    )
+    # The definition's own hash cannot be inside the definition's card; `mlops registry card` adds it.
+    literal = {key: value for key, value in properties.items()
+               if isinstance(value, str) and key != lineage.DEFINITION_SHA256}
+    values = registration_card(env, training_image=ctx.image(TRAINING_IMAGE), literal_lineage=literal, runtime=runtime)
+    return sdk.PipelineModelCard(sdk.Join(on="", values=values), REGISTRATION_CARD_STATUS)
+
+
+def _lineage_summary(ctx: _Context, properties: dict[str, Any]) -> Any:
+    """ModelPackageDescription: what the model is and where it came from, in one readable line."""
+    env = ctx.env
+    return ctx.sdk.Join(on="", values=[
+        f"{env.project} {env.name}: {env.data.problem_type.value} on {env.data.target!r}; "
+        f"code {ctx.code.label}; image tag {ctx.image_tag}; data sha256 ",
+        properties[lineage.DATA_SHA256], " from ", properties[lineage.DATA_URI],
+    ])
 
 
 def _gate_step(ctx: _Context, evaluate: Any, report: Any, register: Any) -> Any:
@@ -522,10 +612,13 @@ def _parameters(ctx_sdk: Any, env: EnvironmentConfig) -> dict[str, Any]:
     return typed
 
 
-def build_pipeline_definition(env: EnvironmentConfig, image_tag: str | None = None) -> dict[str, Any]:
+def build_pipeline_definition(
+    env: EnvironmentConfig, image_tag: str | None = None, code: lineage.CodeVersion | None = None,
+) -> dict[str, Any]:
     """The pipeline definition of one environment as a dict, built offline (no AWS call).
 
-    `image_tag` defaults to the content hash of the image sources (`config.images.source_tag`).
+    `image_tag` defaults to the content hash of the image sources (`config.images.source_tag`), `code`
+    to the repository's HEAD and tree state (recorded in every registered version's lineage).
     """
     from pipelines import sdk  # the SDK import takes seconds; only pay for it when building
 
@@ -537,14 +630,17 @@ def build_pipeline_definition(env: EnvironmentConfig, image_tag: str | None = No
         image_tag=image_tag or source_tag(),
         parameters=_parameters(sdk, env),
         sdk=sdk,
+        code=code or lineage.code_version(),
     )
     with sdk.offline_build():
         report = sdk.PropertyFile(name=EVALUATION_PROPERTY_FILE, output_name=EVALUATION_OUTPUT, path=EVALUATION_FILE)
-        preprocess = _preprocess_step(ctx)
+        dataset_report = sdk.PropertyFile(name=DATASET_PROPERTY_FILE, output_name="report", path=DATASET_REPORT_FILE)
+        preprocess = _preprocess_step(ctx, dataset_report)
         data_quality = _data_quality_step(ctx, preprocess)
         train = _train_step(ctx, preprocess)
         evaluate = _evaluate_step(ctx, preprocess, train, report)
-        register = _register_step(ctx, train, evaluate, data_quality)
+        lineage_properties = lineage_metadata(ctx, preprocess, data_quality, dataset_report)
+        register = _register_step(ctx, train, evaluate, data_quality, lineage_properties, report=report)
         gate = _gate_step(ctx, evaluate, report, register)
         pipeline = sdk.Pipeline(
             name=names.pipeline,
@@ -554,6 +650,7 @@ def build_pipeline_definition(env: EnvironmentConfig, image_tag: str | None = No
             pipeline_definition_config=sdk.PipelineDefinitionConfig(use_custom_job_prefix=False),
         )
         definition: dict[str, Any] = json.loads(pipeline.definition())
+    lineage.stamp_definition_sha256(definition)
     return definition
 
 
@@ -562,9 +659,10 @@ def render_definition(definition: dict[str, Any]) -> str:
     return json.dumps(definition, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
 
 
-def definition_json(env: EnvironmentConfig, image_tag: str | None = None) -> str:
+def definition_json(env: EnvironmentConfig, image_tag: str | None = None,
+                    code: lineage.CodeVersion | None = None) -> str:
     """The definition as the JSON text the stack deploys and `mlops pipeline run` upserts."""
-    return render_definition(build_pipeline_definition(env, image_tag))
+    return render_definition(build_pipeline_definition(env, image_tag, code))
 
 
 def iter_steps(definition: dict[str, Any]) -> list[dict[str, Any]]:

@@ -92,11 +92,26 @@ __all__ = [
     "ConditionStep", "DataQualityCheckConfig", "DatasetFormat", "DriftCheckBaselines", "Estimator",
     "ExecutionVariables", "FailStep", "Join", "JsonGet", "MetricsSource", "Model", "ModelMetrics",
     "ModelStep", "NetworkConfig", "ParameterFloat", "ParameterInteger", "ParameterString", "Pipeline",
-    "PipelineDefinitionConfig", "PipelineSession", "ProcessingInput", "ProcessingOutput",
+    "PipelineDefinitionConfig", "PipelineModelCard", "PipelineSession", "ProcessingInput", "ProcessingOutput",
     "ProcessingStep", "Processor", "PropertyFile", "QualityCheckStep", "SageMakerJobExceptionTypeEnum",
     "SageMakerJobStepRetryPolicy", "StepExceptionTypeEnum", "StepRetryPolicy", "TrainingInput",
     "TrainingStep", "offline_build", "offline_session",
 ]
+
+
+class PipelineModelCard:
+    """A model package's ModelCard whose content is a pipeline expression (a `Join` resolved at run time).
+
+    The SDK's own ModelPackageModelCard json-dumps a dict, so it cannot carry an expression; register()
+    only calls `_create_request_args()` on it and renames Content to ModelCardContent.
+    """
+
+    def __init__(self, content: Any, status: str) -> None:
+        self.content = content
+        self.status = status
+
+    def _create_request_args(self) -> dict[str, Any]:
+        return {"ModelCardStatus": self.status, "Content": self.content}
 
 
 def _no_telemetry(*_args: Any, **_kwargs: Any) -> None:

@@ -23,9 +23,10 @@ from config.settings import EnvironmentConfig
 from mlops.local.errors import LocalModeError
 from mlops.local.jobs import die_with
 from mlops.local.workdir import WorkDir, write_atomic
+from pipelines.lineage import code_version
 
 DEFINITION_SOURCES = ("pipelines/definition.py", "pipelines/sdk.py", "config/naming.py", "config/settings.py",
-                      "config/images.py")
+                      "config/images.py", "pipelines/lineage.py")
 
 
 def definition_key(env: EnvironmentConfig) -> str:
@@ -35,6 +36,8 @@ def definition_key(env: EnvironmentConfig) -> str:
     for relative in DEFINITION_SOURCES:
         digest.update(relative.encode() + b"\0" + (REPO_ROOT / relative).read_bytes())
     digest.update(metadata.version("sagemaker").encode())
+    # The definition records the commit and tree state it was built from (lineage).
+    digest.update(repr(code_version()).encode())
     if env.training.entry_point:  # its content names the code channel's prefix
         digest.update((REPO_ROOT / env.training.entry_point).read_bytes())
     return digest.hexdigest()[:24]

@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from mlops.local import jobs
+from mlops.local.card_stage import write_run_model_card
 from mlops.local.definitions import start_definition_build
 from mlops.local.errors import LocalModeError, PipelineFailedError, StepFailedError
 from mlops.local.executor import RUN_RECORD
@@ -147,6 +148,7 @@ def _with_aws(ctx: RunContext, aws: LocalAws, definition: dict[str, Any], overri
     try:
         with ctx.stage("approve") as note:
             register_and_approve(ctx, aws, record, provisioned, note)
+            write_run_model_card(ctx, aws)
         with tracking_beside(ctx, aws):
             serve_and_monitor(ctx, aws, record, definition, provisioned)
     except Exception as error:  # any stage failure ends the run with a report, not a traceback

@@ -110,6 +110,71 @@ def _describe_pipeline_execution(self: Any) -> ActionResult:
 def install() -> None:
     """Idempotent; call before moto serves requests (a server thread or a mock_aws block)."""
     SageMakerResponse._determine_resource = _determine_resource  # type: ignore[attr-defined]
+    install_model_package_updates()
+
+
+# -- UpdateModelPackage as SageMaker answers it: merged metadata, and the model package's ModelCard ----
+# SageMaker adds or replaces the CustomerMetadataProperties an UpdateModelPackage call names, removes
+# only those in CustomerMetadataPropertiesToRemove and leaves fields the call omits as they were; moto
+# 5.2.5 replaces the whole map and clears the approval status and description a call omits (so
+# approving a version would erase its lineage). moto also drops the ModelCard field of
+# CreateModelPackage/UpdateModelPackage; it is kept on the package and answered by DescribeModelPackage.
+
+_MODEL_CARD_ATTRIBUTE = "mlops_model_card"
+_ORIGINAL = {name: getattr(SageMakerResponse, name)
+             for name in ("update_model_package", "create_model_package", "describe_model_package")}
+
+
+def _package(response: Any, arn: str) -> Any:
+    backend = response.sagemaker_backend
+    return backend.model_packages.get(backend.model_package_name_mapping.get(arn, arn))
+
+
+def _update_model_package(self: Any) -> ActionResult:
+    arn = self._get_param("ModelPackageArn")
+    before = _package(self, arn)
+    kept = (dict(before.customer_metadata_properties or {}), before.model_approval_status,
+            before.approval_description) if before is not None else None
+    answer: ActionResult = _ORIGINAL["update_model_package"](self)
+    package = _package(self, arn)
+    if package is not None and kept is not None:
+        metadata, status, description = kept
+        merged = {**metadata, **(self._get_param("CustomerMetadataProperties") or {})}
+        for key in self._get_param("CustomerMetadataPropertiesToRemove", []) or []:
+            merged.pop(key, None)
+        package.customer_metadata_properties = merged or None
+        if self._get_param("ModelApprovalStatus") is None:
+            package.model_approval_status = status
+        if self._get_param("ApprovalDescription") is None:
+            package.approval_description = description
+        if self._get_param("ModelCard"):
+            setattr(package, _MODEL_CARD_ATTRIBUTE, self._get_param("ModelCard"))
+    return answer
+
+
+def _create_model_package(self: Any) -> ActionResult:
+    answer: ActionResult = _ORIGINAL["create_model_package"](self)
+    card = self._get_param("ModelCard")
+    if card and isinstance(answer.result, dict):
+        package = _package(self, str(answer.result.get("ModelPackageArn")))
+        if package is not None:
+            setattr(package, _MODEL_CARD_ATTRIBUTE, card)
+    return answer
+
+
+def _describe_model_package(self: Any) -> ActionResult:
+    answer: ActionResult = _ORIGINAL["describe_model_package"](self)
+    package = _package(self, self._get_param("ModelPackageName"))
+    card = getattr(package, _MODEL_CARD_ATTRIBUTE, None)
+    if card and isinstance(answer.result, dict):
+        answer.result["ModelCard"] = card
+    return answer
+
+
+def install_model_package_updates() -> None:
+    SageMakerResponse.update_model_package = _update_model_package  # type: ignore[method-assign]
+    SageMakerResponse.create_model_package = _create_model_package  # type: ignore[method-assign]
+    SageMakerResponse.describe_model_package = _describe_model_package  # type: ignore[method-assign]
 
 
 # The attributes `install_pipeline_progress` sets, for callers (tests) that restore moto afterwards.

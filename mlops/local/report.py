@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -232,6 +233,8 @@ def render_report(summary: RunSummary) -> str:
     sections.append("<h2>Model registry</h2>" + approval + _table(
         ("version", "status", "created", s.gate.get("metric", "metric"), "ARN"), registry_rows, raw=True))
     sections.append(versions_section(s))
+    if s.model_card:
+        sections.append(model_card_section(s.model_card, s.registered["version"] if s.registered else "?"))
     if s.served:
         drifted = ", ".join(f"{item['name']} ({item['how']})" for item in s.drifted_features) or "none"
         sections.append(
@@ -322,3 +325,21 @@ def _model_quality_section(s: RunSummary) -> str:
             + _table(("metric", "test split (Evaluate)", "live"), rows, raw=True)
             + (f"<h3>Violations ({len(violations)})</h3><ul>{listed}</ul>" if violations
                else "<p class='muted'>No model-quality violation of the quality gate.</p>"))
+
+
+def model_card_section(card: Mapping[str, Any], version: Any) -> str:
+    """The registered version's model card: intended use, evaluation and gate, lineage and approval,
+    and the whole card as SageMaker stores it (ModelCardContent)."""
+    uses = card.get("intended_uses", {})
+    evaluation = (card.get("evaluation_details") or [{}])[0]
+    details = card.get("additional_information", {}).get("custom_details", {})
+    rows = [("purpose", uses.get("purpose_of_model")), ("intended uses", uses.get("intended_uses")),
+            ("risk", f"{uses.get('risk_rating')}: {uses.get('explanations_for_risk_rating', '')}"),
+            ("caveats", card.get("additional_information", {}).get("caveats_and_recommendations")),
+            ("evaluation", evaluation.get("evaluation_observation")),
+            ("training", card.get("training_details", {}).get("training_observations"))]
+    whole = json.dumps(card, indent=2, sort_keys=True)
+    return (f"<h2>Model card of version {_e(version)}</h2>" + _table(("", ""), rows)
+            + "<h3>Lineage and approval</h3>" + _table(("entry", "value"), sorted(details.items()))
+            + f"<details><summary>ModelCardContent (JSON)</summary><pre>{_e(whole)}</pre></details>")
+

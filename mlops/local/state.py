@@ -35,7 +35,7 @@ PACKAGE_KEYS = (
     "ModelPackageGroupName", "ModelPackageDescription", "InferenceSpecification", "ValidationSpecification",
     "SourceAlgorithmSpecification", "CertifyForMarketplace", "ModelApprovalStatus", "MetadataProperties",
     "ModelMetrics", "CustomerMetadataProperties", "DriftCheckBaselines", "Domain", "Task", "SamplePayloadUrl",
-    "AdditionalInferenceSpecifications", "SkipModelValidation",
+    "AdditionalInferenceSpecifications", "SkipModelValidation", "ModelCard",
 )
 # What PutMetricAlarm accepts out of a DescribeAlarms answer.
 ALARM_KEYS = (

@@ -146,6 +146,8 @@ class RunSummary:
     tracking_problem: str | None = None
     files: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    # The registered version's model card (mlops/model_card.py), shown in the report.
+    model_card: dict[str, Any] | None = None
 
     def save(self, path: Path) -> None:
         write_atomic(path, json.dumps(asdict(self), indent=1, default=str))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import re
 import sys
@@ -80,10 +81,34 @@ class DatasetReport:
     classes: dict[str, int] | None
     seed: int
     files: list[str]
+    # sha256 over the input files' relative paths and bytes (the lineage of every model trained on them).
+    data_sha256: str = ""
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
+
+
+def input_files(input_path: Path) -> list[Path]:
+    """The CSV files Preprocess reads: `input_path` itself, or every .csv under it (sorted, no dot files)."""
+    if input_path.is_file():
+        return [input_path]
+    if input_path.is_dir():
+        return sorted(p for p in input_path.rglob("*.csv") if p.is_file() and not p.name.startswith("."))
+    raise StepError(f"input {input_path} does not exist")
+
+
+def data_sha256(files: Sequence[Path], root: Path) -> str:
+    """One sha256 over the files' paths (relative to `root`) and contents, read in 1 MiB blocks: a renamed,
+    added or changed file changes it, and a file of any size is hashed in constant memory."""
+    digest = hashlib.sha256()
+    for path in sorted(files, key=lambda item: item.relative_to(root).as_posix()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def read_raw(input_path: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -91,12 +116,7 @@ def read_raw(input_path: Path) -> tuple[pd.DataFrame, list[str]]:
 
     Returns the rows and, per row, where it came from (`file:line`) for error messages.
     """
-    if input_path.is_file():
-        files = [input_path]
-    elif input_path.is_dir():
-        files = sorted(p for p in input_path.rglob("*.csv") if p.is_file() and not p.name.startswith("."))
-    else:
-        raise StepError(f"input {input_path} does not exist")
+    files = input_files(input_path)
     if not files:
         raise StepError(f"no .csv file found under {input_path}")
     frames: list[pd.DataFrame] = []
@@ -379,6 +399,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     splits = split(data, args.target, args.problem_type, seed=args.seed)
     files = sorted({location.rsplit(":", 1)[0] for location in locations})
     report = build_report(data, args.target, args.problem_type, mapping, splits=splits, seed=args.seed, files=files)
+    root = args.input if args.input.is_dir() else args.input.parent
+    report.data_sha256 = data_sha256(input_files(args.input), root)
     folders = {name: getattr(args, name) for name in (*SPLIT_FILES, "baseline", "report")}
     write_outputs(splits, args.target, mapping, folders, report)
     if schema is not None:

@@ -53,5 +53,7 @@ def test_a_staging_run_registers_a_pending_version_and_serves_nothing(tmp_path: 
         (1, "PendingManualApproval")
     ]
     assert "mlops local registry approve --env staging --version 1" in run.stdout
-    # Manual mode records no auto-approval on the version.
-    assert not registry["packages"][0].get("CustomerMetadataProperties")
+    # Manual mode records no auto-approval on the version (only its lineage).
+    metadata = registry["packages"][0].get("CustomerMetadataProperties", {})
+    assert not [key for key in metadata if key.startswith("mlops:approval:")]
+    assert metadata["lineage:data_sha256"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from config.images import source_tag
+from config.images import source_digest, source_tag
 from config.naming import Names
 from config.settings import DataConfig, EnvironmentConfig, ProblemType, QualityGate
 from containers.training.estimators import DEFAULT_ESTIMATOR
 from pipelines import definition as pd_
+from pipelines import lineage
 from pipelines.definition import (
     CHECK_QUALITY,
     DATA_QUALITY,
@@ -126,7 +128,8 @@ def test_steps_are_ordered_by_data_alone_without_depends_on(
         TRAIN: {PREPROCESS},
         EVALUATE: {PREPROCESS, TRAIN},
         CHECK_QUALITY: {EVALUATE},
-        REGISTER_STEP: {CHECK_QUALITY, TRAIN, EVALUATE, DATA_QUALITY},
+        # Preprocess: the data hash of the version's lineage is read from its report (Std:JsonGet).
+        REGISTER_STEP: {CHECK_QUALITY, TRAIN, EVALUATE, DATA_QUALITY, PREPROCESS},
         FAIL: {CHECK_QUALITY, EVALUATE},
     }
 
@@ -143,6 +146,7 @@ def test_every_reference_names_a_step_or_parameter_that_exists(
     executions = {get for get in gets if get.startswith("Execution.")}
     assert referenced_steps <= steps
     assert referenced_parameters == parameters, "every parameter is used and every use is declared"
+    # The execution ARN is recorded in the registered version's lineage.
     assert executions == {"Execution.PipelineExecutionId", "Execution.PipelineExecutionArn"}
     assert set(gets) == {g for g in gets if g.startswith(("Steps.", "Parameters.", "Execution."))}
 
@@ -356,8 +360,15 @@ def test_lower_is_better_metric_passes_at_or_below_the_threshold(regression_defi
 
 
 def normalised_dev_definition(definition: dict[str, Any]) -> str:
-    """The dev definition's text with the image tag replaced, so container edits do not break it."""
-    return render_definition(definition).replace(f":{source_tag()}\"", f":{GOLDEN_TAG}\"")
+    """The dev definition's text with the image tag and the lineage of the build (commit, tree state,
+    source and definition hashes) replaced, so container edits and new commits do not break it."""
+    code = lineage.code_version()
+    text = render_definition(definition).replace(source_tag(), GOLDEN_TAG).replace(source_digest(), "SOURCES_SHA256")
+    text = text.replace(code.label, "CODE").replace(code.commit, "COMMIT")
+    dirty = str(code.dirty).lower()
+    text = text.replace(f'"{lineage.CODE_DIRTY}": "{dirty}"', f'"{lineage.CODE_DIRTY}": "DIRTY"')
+    text = text.replace(f'lineage_code_dirty\\": \\"{dirty}\\"', 'lineage_code_dirty\\": \\"DIRTY\\"')  # in the card
+    return re.sub(f'"{lineage.DEFINITION_SHA256}": "[0-9a-f]{{64}}"', f'"{lineage.DEFINITION_SHA256}": "SHA256"', text)
 
 
 def test_dev_definition_matches_the_golden_file(definitions: dict[str, dict[str, Any]]) -> None:

@@ -106,6 +106,12 @@ DEVIATIONS: tuple[Deviation, ...] = (
         ("Training",), (("Arguments", "ProfilerConfig"),), _always, _drop,
     ),
     Deviation(
+        "Training Environment",
+        "the Train step passes the MLflow tracking URI, experiment and execution ARN (issue 16) in "
+        "CreateTrainingJob's Environment, a field the schema's Training step lacks",
+        ("Training",), (("Arguments", "Environment"),), _always, _drop,
+    ),
+    Deviation(
         "PropertyFiles",
         "the evaluation report is declared as a PropertyFile so the condition can read it (Std:JsonGet)",
         ("Processing",), (("PropertyFiles",),), _always, _drop,
@@ -137,6 +143,22 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "RegisterModel SkipModelValidation",
         "newer CreateModelPackage field the SDK always renders ('None')",
         ("RegisterModel",), (("Arguments", "SkipModelValidation"),), _always, _drop,
+    ),
+    Deviation(
+        "RegisterModel CustomerMetadataProperties",
+        "the version's lineage (issue 16): a CreateModelPackage field the schema's RegisterModel step lacks",
+        ("RegisterModel",), (("Arguments", "CustomerMetadataProperties"),), _always, _drop,
+    ),
+    Deviation(
+        "RegisterModel ModelCard",
+        "the version is created with its model card (issue 16): a CreateModelPackage field the schema lacks, "
+        "its content joined at run time",
+        ("RegisterModel",), (("Arguments", "ModelCard"),), _always, _drop,
+    ),
+    Deviation(
+        "Std:Join ModelPackageDescription",
+        "the description names the data hash and input URI of the run (lineage), joined at run time",
+        ("RegisterModel",), (("Arguments", "ModelPackageDescription"),), _is_function(JOIN), _stand_in(JOIN),
     ),
     Deviation(
         "Std:Join ErrorMessage",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from config.settings import REGISTERED_APPROVAL_STATUS
 from mlops.local.jobs import JobFailed
 from mlops.local.steps.context import StepContext, StepResult
+from pipelines.lineage import metadata_problems
 
 
 def _without_nulls(value: Any) -> Any:
@@ -18,6 +20,21 @@ def _without_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_nulls(item) for item in value]
     return value
+
+
+def model_card_problems(model_card: Any) -> list[str]:
+    """SageMaker checks a package's ModelCardContent against the model package model card schema."""
+    if not model_card or "ModelCardContent" not in model_card:
+        return []
+    from mlops.model_card import card_problems  # jsonschema loads only when a card is registered
+
+    try:
+        content = json.loads(str(model_card["ModelCardContent"]))
+    except ValueError as error:
+        return [f"ModelCard.ModelCardContent is not JSON ({error})"]
+    if not isinstance(content, dict):
+        return ["ModelCard.ModelCardContent is not a JSON object"]
+    return [f"ModelCard.ModelCardContent {problem}" for problem in card_problems(content)]
 
 
 def run_register_model_step(step: Mapping[str, Any], arguments: Mapping[str, Any], ctx: StepContext) -> StepResult:
@@ -31,6 +48,10 @@ def run_register_model_step(step: Mapping[str, Any], arguments: Mapping[str, Any
         # a run recorded before registration became pending-only).
         raise JobFailed(f"CreateModelPackage: AccessDenied: the execution role may only register versions as "
                         f"{REGISTERED_APPROVAL_STATUS}, not {status!r}", "client")
+    problems = metadata_problems(request.get("CustomerMetadataProperties") or {})
+    problems += model_card_problems(request.get("ModelCard"))
+    if problems:  # SageMaker's own limits; moto does not check them
+        raise JobFailed("CreateModelPackage: ValidationException: " + "; ".join(problems), "client")
     try:
         if group:
             groups = sm.list_model_package_groups(NameContains=str(group)).get("ModelPackageGroupSummaryList", [])
