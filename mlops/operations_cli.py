@@ -128,6 +128,7 @@ def add_teardown_commands(commands: Commands) -> None:
     from mlops.cli import add_command
 
     teardown = add_command(commands, "teardown", "delete the environment's monitoring and endpoint stacks and stop "
-                           "its Studio apps (never data, models, model packages or the registry)",
+                           "its Studio apps (never data, models, model packages, the registry, the alerts topic or "
+                           "the budget)",
                            _teardown)
     teardown.add_argument("--yes", action="store_true", help="do not ask before removing")
