@@ -80,7 +80,7 @@ class AlarmSpec:
 
 
 def alerts_topic_arn(names: Names) -> str:
-    """The ARN of the environment's alerts topic (the Monitoring stack creates it under this name)."""
+    """The ARN of the environment's alerts topic (the alerts stack creates it under this name)."""
     return names.arn("sns", names.alerts_topic)
 
 

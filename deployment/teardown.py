@@ -24,7 +24,8 @@ STACK_READ_ACTIONS = ("cloudformation:DescribeStacks", "cloudformation:DescribeS
 
 def teardown_stacks(env: EnvironmentConfig) -> list[str]:
     """The stacks that serve, in deletion order: the monitoring stack names the endpoint (stacks/stage.py
-    makes it depend on the endpoint stack), so it goes first."""
+    makes it depend on the endpoint stack), so it goes first. Never the alerts stack: its topic, budget and
+    training schedule outlive serving (stacks/alerts_stack.py)."""
     names = Names.of(env)
     return [names.stack("monitoring"), names.stack("endpoint")]
 

@@ -75,6 +75,8 @@ def _kept_inventory(sm: Any, env_name: str) -> list[str]:
     kept.append("stacks " + ", ".join(names.stack(part) for part in ("governance", "containers", "registry",
                                                                       "pipeline")) +
                 f" and {names.stack('experimentation')} if deployed (not touched)")
+    kept.append(f"alerts topic {names.alerts_topic} with its subscriptions, and where configured the cost budget and "
+                f"the training schedule (stack {names.stack('alerts')}, not touched)")
     return kept
 
 
@@ -118,7 +120,7 @@ def _teardown(args: argparse.Namespace) -> int:
         console.print(f"kept {what}")
     if any(what.startswith("stack ") for what in report.removed):
         console.print(f"note: the next `npx --no-install cdk deploy -c env={env.name} -c model_version=N --all` or run "
-                      "of the CI/CD route creates the stacks again (e-mail subscribers confirm the alerts topic again)")
+                      "of the CI/CD route creates the stacks again")
     return 0
 
 
@@ -126,6 +128,7 @@ def add_teardown_commands(commands: Commands) -> None:
     from mlops.cli import add_command
 
     teardown = add_command(commands, "teardown", "delete the environment's monitoring and endpoint stacks and stop "
-                           "its Studio apps (never data, models, model packages or the registry)",
+                           "its Studio apps (never data, models, model packages, the registry, the alerts topic or "
+                           "the budget)",
                            _teardown)
     teardown.add_argument("--yes", action="store_true", help="do not ask before removing")

@@ -5,8 +5,9 @@ CloudFormation stacks, so CloudFormation deletes them (DeleteStack, in dependenc
 stack names the endpoint). Deleting them with SageMaker's API instead would leave the stacks describing
 an endpoint that is gone, and the next `cdk deploy` or CI/CD run would fail updating it; with the stacks
 gone, the next deploy creates them again. What holds data lives in other stacks (buckets, key,
-registry) or is retained (DeletionPolicy Retain), and is listed as kept. Studio apps are not stack
-resources: they are deleted with SageMaker's API (never the domain or its user profiles).
+registry) or is retained (DeletionPolicy Retain), and is listed as kept; so is what must outlive serving
+(the alerts topic and its subscribers, the cost budget, the training schedule: the alerts stack). Studio
+apps are not stack resources: they are deleted with SageMaker's API (never the domain or its user profiles).
 
 Used by `mlops teardown --env E` and, with an age limit, by the endpoint's time-to-live Lambda
 (`handler`), which ships this module with mlops/aws.py and mlops/errors.py only: it imports nothing else

@@ -19,7 +19,7 @@ from stacks.constructs.metric_alarm import metric_alarm
 
 class EndpointStack(cdk.Stack):
     """Exposes `spec` (what is served) and `endpoint_name`. The 5XX and p99 latency alarms live here
-    because the canary rolls back on them; they notify the alerts topic of the Monitoring stack by ARN."""
+    because the canary rolls back on them; they notify the alerts topic of the alerts stack by ARN."""
 
     def __init__(self, scope: Construct, construct_id: str, *, env_config: EnvironmentConfig,
                  served: ServedVersion, **kwargs: Any) -> None:

@@ -13,6 +13,7 @@ from config.naming import Names
 from config.settings import EnvironmentConfig
 from deployment.endpoint import served_version
 from governance.compliance import add_compliance_checks
+from stacks.alerts_stack import AlertsStack
 from stacks.containers_stack import ContainersStack
 from stacks.endpoint_stack import EndpointStack
 from stacks.experimentation_stack import ExperimentationStack
@@ -30,8 +31,10 @@ class EnvironmentStacks:
     containers: ContainersStack
     registry: RegistryStack
     pipeline: PipelineStack
-    monitoring: MonitoringStack
+    alerts: AlertsStack
     endpoint: EndpointStack | None = None
+    # Only with a served instance endpoint (a serverless one captures nothing to monitor).
+    monitoring: MonitoringStack | None = None
     experimentation: ExperimentationStack | None = None
     # One line each about what was left out and how to add it (printed by app.py).
     notes: tuple[str, ...] = ()
@@ -107,9 +110,21 @@ def add_environment(scope: Construct, env_config: EnvironmentConfig,
     pipeline.add_stack_dependency(governance, reason="the pipeline definition names its resources")
     pipeline.add_stack_dependency(containers, reason="the pipeline definition names its resources")
     pipeline.add_stack_dependency(registry, reason="the pipeline definition names its resources")
+    # Outlives `mlops teardown` (stacks/alerts_stack.py says why): the topic, the budget, the training schedule.
+    alerts = AlertsStack(
+        scope,
+        names.stack("alerts"),
+        env_config=env_config,
+        stack_name=names.stack("alerts"),
+        description=f"{names.prefix}: alerts topic, cost budget and periodic retraining (kept by a teardown)",
+        **common,
+    )
+    alerts.add_stack_dependency(governance, reason="the topic is encrypted with the project key")
+    alerts.add_stack_dependency(pipeline, reason="the training schedule starts the pipeline")
     served = served_version(names, model_version) if model_version else None
     notes: list[str] = []
     endpoint = None
+    monitoring = None
     if served is None:
         notes.append(skipped_endpoint_note(env_config))
     else:
@@ -125,21 +140,24 @@ def add_environment(scope: Construct, env_config: EnvironmentConfig,
         # Role, key, capture bucket and the model package exist before the endpoint names them.
         for needed in (governance, containers, registry):
             endpoint.add_stack_dependency(needed, reason="the endpoint names its role, key, bucket and package")
+        endpoint.add_stack_dependency(alerts, reason="the endpoint's alarms notify the alerts topic")
         if env_config.endpoint.serverless is not None:
             notes.append(serverless_note(env_config))
-    monitoring = MonitoringStack(
-        scope,
-        names.stack("monitoring"),
-        env_config=env_config,
-        served=served,
-        image_tag=image_tag,
-        stack_name=names.stack("monitoring"),
-        description=f"{names.prefix}: alerts topic, monitoring jobs, alarms, dashboard and retraining triggers",
-        **common,
-    )
-    monitoring.add_stack_dependency(pipeline, reason="retraining starts the pipeline")
-    if endpoint is not None:
-        monitoring.add_stack_dependency(endpoint, reason="monitoring schedules need the endpoint and its capture")
+        else:
+            monitoring = MonitoringStack(
+                scope,
+                names.stack("monitoring"),
+                env_config=env_config,
+                served=served,
+                topic=alerts.topic,
+                image_tag=image_tag,
+                stack_name=names.stack("monitoring"),
+                description=f"{names.prefix}: monitoring jobs, alarms, dashboard and retraining on drift",
+                **common,
+            )
+            monitoring.add_stack_dependency(endpoint, reason="monitoring schedules need the endpoint and its capture")
+            monitoring.add_stack_dependency(pipeline, reason="retraining on drift starts the pipeline")
+            monitoring.add_stack_dependency(alerts, reason="its event rules publish to the alerts topic")
     experimentation = None
     if env_config.experimentation_enabled and env_config.vpc is None:
         notes.append(experimentation_note(env_config))
@@ -149,13 +167,13 @@ def add_environment(scope: Construct, env_config: EnvironmentConfig,
             stack_name=names.stack("experimentation"),
             description=f"{names.prefix}: Studio domain for the personas and the MLflow tracking server", **common)
         experimentation.add_stack_dependency(governance, reason="Studio and MLflow name the roles, key and bucket")
-    stacks = [governance, containers, registry, pipeline, monitoring, *([endpoint] if endpoint else []),
-              *([experimentation] if experimentation else [])]
+    stacks = [governance, containers, registry, pipeline, alerts,
+              *(stack for stack in (endpoint, monitoring, experimentation) if stack is not None)]
     for stack in stacks:
         for key, value in tags.items():
             cdk.Tags.of(stack).add(key, value)
     return EnvironmentStacks(governance=governance, containers=containers, registry=registry, pipeline=pipeline,
-                             monitoring=monitoring, endpoint=endpoint, experimentation=experimentation,
+                             alerts=alerts, endpoint=endpoint, monitoring=monitoring, experimentation=experimentation,
                              notes=tuple(notes))
 
 

@@ -25,7 +25,7 @@ class Provisioned:
 
 
 def provision(aws: LocalAws, env: EnvironmentConfig) -> Provisioned:
-    """Idempotent: the Registry stack's group, the Monitoring stack's topic with the env's e-mails."""
+    """Idempotent: the Registry stack's group, the alerts stack's topic with the env's e-mails."""
     names = Names.of(env)
     sm = aws.client("sagemaker")
     try:

@@ -10,9 +10,10 @@ test) and keeps the call path real: boto3 -> moto's HTTP layer -> these handlers
 - SageMaker: moto has no monitoring schedules and no Studio apps. `install_sagemaker_operations` adds
   Create/List/DeleteMonitoringSchedule and Create/List/DeleteApp on a per-backend dict (reset with
   moto's state).
-- CloudFormation: moto's templates know no AWS::SageMaker::MonitoringSchedule, and a resource that fails
-  to delete makes moto's DeleteStack raise instead of ending DELETE_FAILED. `install_stack_resources`
-  adds the schedule type (on the same dict as the API's schedules); `fail_stack_deletion` makes one
+- CloudFormation: moto's templates know no AWS::SageMaker::MonitoringSchedule or AWS::Budgets::Budget, and a
+  resource that fails to delete makes moto's DeleteStack raise instead of ending DELETE_FAILED.
+  `install_stack_resources` adds the schedule type (on the same dict as the API's schedules) and the budget
+  type (in moto's Budgets backend, where DescribeBudget finds it); `fail_stack_deletion` makes one
   stack's deletion end DELETE_FAILED with CloudFormation's events, as a real failed deletion does;
   `delay_stack_deletion` keeps one stack DELETE_IN_PROGRESS for a number of DescribeStacks answers.
 """
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from moto.budgets.models import budgets_backends
 from moto.cloudformation import parsing as cloudformation_parsing
 from moto.cloudformation.models import CloudFormationBackend, Event
 from moto.codebuild.models import CodeBuildBackend, codebuild_backends
@@ -233,7 +235,33 @@ class CfnMonitoringSchedule:
         _store(sagemaker_backends[account_id][region_name], "schedules").pop(self.physical_resource_id, None)
 
 
-STACK_RESOURCE_TYPES: dict[str, type] = {"AWS::SageMaker::MonitoringSchedule": CfnMonitoringSchedule}
+class CfnBudget:
+    """AWS::Budgets::Budget in moto's templates: the budget CreateBudget stores (Budgets is global: partition key)."""
+
+    def __init__(self, name: str, account_id: str) -> None:
+        self.physical_resource_id = name
+        self.account_id = account_id
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> CfnBudget:
+        properties = cloudformation_json["Properties"]
+        budget = dict(properties["Budget"])
+        limit = budget["BudgetLimit"]
+        budget["BudgetLimit"] = {"Amount": str(limit["Amount"]), "Unit": limit["Unit"]}  # the API's shape
+        budgets_backends[account_id]["aws"].create_budget(
+            account_id=account_id, budget=budget, notifications=properties.get("NotificationsWithSubscribers", []))
+        return cls(budget["BudgetName"], account_id)
+
+    def is_created(self) -> bool:
+        return True
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        budgets_backends[account_id]["aws"].delete_budget(account_id, self.physical_resource_id)
+
+
+STACK_RESOURCE_TYPES: dict[str, type] = {"AWS::SageMaker::MonitoringSchedule": CfnMonitoringSchedule,
+                                         "AWS::Budgets::Budget": CfnBudget}
 
 
 def install_stack_resources(monkeypatch: pytest.MonkeyPatch) -> None:

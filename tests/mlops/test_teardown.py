@@ -1,6 +1,7 @@
 """`mlops teardown` and the endpoint's time-to-live against moto's CloudFormation: the monitoring and
 endpoint stacks are deleted (monitoring first) and what they held goes with them, except what they retain;
-models, model packages, the group, buckets, the other stacks and the Studio domain stay; the stacks can
+models, model packages, the group, buckets, the other stacks, the alerts topic with its subscribers, the cost
+budget and the Studio domain stay; the stacks can
 be created again afterwards; a DELETE_FAILED says which resource and why; a stack without a service role
 is refused; the age limit; refusal without --yes; the Lambda handler on the spec's configuration."""
 
@@ -57,11 +58,23 @@ def endpoint_template(names: Names, package: str) -> dict[str, Any]:
     }}
 
 
-def monitoring_template(names: Names) -> dict[str, Any]:
-    """The monitoring stack's structure (stacks/monitoring_stack.py): alerts topic, Model Monitor schedule,
-    dashboard."""
+def alerts_template(names: Names, monthly_usd: float) -> dict[str, Any]:
+    """The alerts stack's structure (stacks/alerts_stack.py): the alerts topic and the cost budget notifying it."""
     return {"Resources": {
-        "Alerts": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{names.prefix}-alerts"}},
+        "Alerts": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": names.alerts_topic}},
+        "CostBudget": {"Type": "AWS::Budgets::Budget", "Properties": {
+            "Budget": {"BudgetName": f"{names.prefix}-monthly", "BudgetType": "COST", "TimeUnit": "MONTHLY",
+                       "BudgetLimit": {"Amount": monthly_usd, "Unit": "USD"}},
+            "NotificationsWithSubscribers": [{
+                "Notification": {"NotificationType": "ACTUAL", "ComparisonOperator": "GREATER_THAN",
+                                 "Threshold": 80.0, "ThresholdType": "PERCENTAGE"},
+                "Subscribers": [{"SubscriptionType": "SNS", "Address": {"Ref": "Alerts"}}]}]}},
+    }}
+
+
+def monitoring_template(names: Names) -> dict[str, Any]:
+    """The monitoring stack's structure (stacks/monitoring_stack.py): Model Monitor schedule, dashboard."""
+    return {"Resources": {
         "ModelMonitorJob0Schedule": {"Type": "AWS::SageMaker::MonitoringSchedule", "Properties": {
             "MonitoringScheduleName": names.monitoring_schedule, "EndpointName": names.endpoint,
             "MonitoringScheduleConfig": {"MonitoringType": "DataQuality",
@@ -78,7 +91,8 @@ def deploy(cfn: Any, name: str, template: dict[str, Any], *, role: str | None) -
 @pytest.fixture
 def deployed(aws: AwsTarget, dev: EnvironmentConfig, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """What dev's deploy leaves: a registered version and a pipeline model, the endpoint and monitoring stacks
-    (each with the cfn-exec role), another stack of the environment, a Studio domain with apps."""
+    (each with the cfn-exec role), the registry and alerts stacks (an e-mail subscriber on the topic), a Studio
+    domain with apps."""
     install_sagemaker_operations(monkeypatch)
     install_stack_resources(monkeypatch)
     names = Names.of(dev)
@@ -90,6 +104,11 @@ def deployed(aws: AwsTarget, dev: EnvironmentConfig, monkeypatch: pytest.MonkeyP
     role = cfn_exec_role(aws.region)
     deploy(cfn, names.stack("registry"), {"Resources": {"ApprovalEvents": {"Type": "AWS::Events::Rule", "Properties": {
         "Name": f"{names.prefix}-approvals", "EventPattern": {"source": ["aws.sagemaker"]}}}}}, role=role)
+    assert dev.budget is not None
+    deploy(cfn, names.stack("alerts"), alerts_template(names, dev.budget.monthly_usd), role=role)
+    sns = client("sns", aws)
+    (topic,) = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":{names.alerts_topic}")]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ml-team@example.com")
     deploy(cfn, names.stack("endpoint"), endpoint_template(names, package), role=role)
     deploy(cfn, names.stack("monitoring"), monitoring_template(names), role=role)
     domain = sm.create_domain(DomainName=names.studio_domain, AuthMode="IAM", DefaultUserSettings={
@@ -98,7 +117,8 @@ def deployed(aws: AwsTarget, dev: EnvironmentConfig, monkeypatch: pytest.MonkeyP
         sm.create_app(DomainId=domain, UserProfileName="data-scientist", AppType=app_type, AppName=app_name)
     # moto names a template's endpoint itself (it ignores EndpointName).
     (endpoint,) = [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
-    return {"sm": sm, "s3": s3, "cfn": cfn, "logs": client("logs", aws), "names": names, "domain": domain,
+    return {"sm": sm, "s3": s3, "cfn": cfn, "sns": sns, "budgets": client("budgets", aws),
+            "logs": client("logs", aws), "names": names, "domain": domain,
             "package": package, "role": role, "endpoint": endpoint}
 
 
@@ -152,6 +172,26 @@ def test_teardown_deletes_the_serving_stacks_and_keeps_data_models_registry_and_
                  f"kept buckets {names.bucket('data')}", f"kept stacks {names.stack('governance')}"):
         assert line in out
     assert "cdk deploy -c env=dev" in out
+
+
+def test_teardown_keeps_the_alerts_topic_its_subscribers_and_the_budget(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str],
+) -> None:
+    cfn, sns, names = deployed["cfn"], deployed["sns"], deployed["names"]
+    (topic,) = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":{names.alerts_topic}")]
+    assert main(["teardown", "--env", "dev", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert not _stack_exists(cfn, names.stack("monitoring"))
+    assert _stack_exists(cfn, names.stack("alerts"))
+    assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["TopicArn"] == topic
+    subscribers = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [s["Endpoint"] for s in subscribers] == ["ml-team@example.com"]  # nobody confirms again
+    budget = deployed["budgets"].describe_budget(AccountId=ACCOUNT, BudgetName=f"{names.prefix}-monthly")["Budget"]
+    assert budget["BudgetLimit"]["Unit"] == "USD"
+    assert names.stack("alerts") not in "".join(line for line in out.splitlines() if line.startswith("removed"))
+    assert (f"kept alerts topic {names.alerts_topic} with its subscriptions, and where configured the cost budget "
+            f"and the training schedule (stack {names.stack('alerts')}, not touched)") in out
+    assert "confirm" not in out
 
 
 def test_after_a_teardown_the_next_deploy_creates_the_stacks_again(deployed: dict[str, Any]) -> None:
@@ -287,7 +327,7 @@ def test_the_timer_removes_nothing_when_the_endpoint_stack_is_gone(deployed: dic
     targets = TeardownTargets.from_dict({**teardown_targets(dev, studio=False), "older_than_hours": 1})
     report = teardown(cfn, deployed["sm"], targets, now=datetime.now(UTC) + timedelta(hours=2))
     assert report.removed == []
-    assert _stack_exists(cfn, names.stack("monitoring"))  # alerts and budget of an environment without serving
+    assert _stack_exists(cfn, names.stack("monitoring"))  # it times the endpoint stack: none, nothing to time
 
 
 def test_the_lambda_runs_the_teardown_the_spec_configures(deployed: dict[str, Any], dev: EnvironmentConfig,

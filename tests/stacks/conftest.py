@@ -1,4 +1,4 @@
-"""Variants of the endpoint and monitoring stacks the default config does not render, synthesized once."""
+"""Variants of the alerts, endpoint and monitoring stacks the default config does not render, synthesized once."""
 
 from __future__ import annotations
 
@@ -50,11 +50,13 @@ def variant_configs(environments: dict[str, EnvironmentConfig]) -> dict[str, Env
 def variants(
     tmp_path_factory: pytest.TempPathFactory, environments: dict[str, EnvironmentConfig]
 ) -> dict[str, Variant]:
-    """Endpoint and Monitoring stacks of each variant in one app, with both nag packs (synthesis is the test)."""
+    """Alerts, Endpoint and (for an instance endpoint) Monitoring stacks of each variant in one app, with both nag
+    packs (synthesis is the test)."""
     import aws_cdk as cdk
 
     from config.naming import Names
     from governance.compliance import add_compliance_checks
+    from stacks.alerts_stack import AlertsStack
     from stacks.endpoint_stack import EndpointStack
     from stacks.monitoring_stack import MonitoringStack
 
@@ -67,10 +69,12 @@ def variants(
         names = Names.of(env)
         aws_env = cdk.Environment(account=env.account, region=env.region)
         served[env.name] = served_version(names, SERVED_VERSION)
+        alerts = AlertsStack(app, names.stack("alerts"), env_config=env, env=aws_env)
         endpoint = EndpointStack(app, names.stack("endpoint"), env_config=env, served=served[env.name], env=aws_env)
-        monitoring = MonitoringStack(app, names.stack("monitoring"), env_config=env, served=served[env.name],
-                                     image_tag="src-test", env=aws_env)
-        monitoring.add_dependency(endpoint)
+        if env.endpoint.serverless is None:
+            monitoring = MonitoringStack(app, names.stack("monitoring"), env_config=env, served=served[env.name],
+                                         topic=alerts.topic, image_tag="src-test", env=aws_env)
+            monitoring.add_dependency(endpoint)
     assembly = app.synth()
     templates = {stack.stack_name: stack.template for stack in assembly.stacks}
     files = {stack.stack_name: Path(assembly.directory) / stack.template_file for stack in assembly.stacks}

@@ -34,7 +34,7 @@ def test_cli_synthesizes_prod_serving_a_version_offline_with_every_compliance_ch
     assert result.returncode == 0, result.stdout + result.stderr
     templates = sorted(path.name for path in tmp_path.glob("*.template.json"))
     assert templates == [f"mlops-kit-prod-{part}.template.json" for part in
-                         ("containers", "endpoint", "governance", "monitoring", "pipeline", "registry")]
+                         ("alerts", "containers", "endpoint", "governance", "monitoring", "pipeline", "registry")]
     assert "note:" not in result.stderr
 
 

@@ -23,7 +23,7 @@ def test_budget_has_the_configured_amount_and_alerts_the_topic(
 ) -> None:
     budget = environments[env_name].budget
     assert budget is not None
-    template = synthesized_app.template(f"mlops-kit-{env_name}-monitoring")
+    template = synthesized_app.template(f"mlops-kit-{env_name}-alerts")
     topic = {"Ref": topic_logical_id(template)}
     subscribers = [{"SubscriptionType": "SNS", "Address": topic}]
     Template.from_json(template).has_resource_properties("AWS::Budgets::Budget", {
@@ -41,7 +41,7 @@ def test_budget_has_the_configured_amount_and_alerts_the_topic(
 
 
 def test_budgets_of_this_account_only_may_publish_to_the_topic(synthesized_app: SynthesizedApp) -> None:
-    template = synthesized_app.template("mlops-kit-dev-monitoring")
+    template = synthesized_app.template("mlops-kit-dev-alerts")
     Template.from_json(template).has_resource_properties("AWS::SNS::TopicPolicy", {
         "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
             "Sid": "BudgetsOfThisAccountPublish", "Action": "sns:Publish",
@@ -78,10 +78,10 @@ def test_a_bad_budget_block_is_refused_naming_environment_and_key(
 def test_an_environment_without_a_budget_block_has_no_budget(environments: dict[str, EnvironmentConfig]) -> None:
     import aws_cdk as cdk
 
-    from stacks.monitoring_stack import MonitoringStack
+    from stacks.alerts_stack import AlertsStack
 
     unbudgeted = environments["dev"].model_copy(update={"budget": None})
     app = cdk.App()
-    stack = MonitoringStack(app, "NoBudget", env_config=unbudgeted, served=None,
-                            env=cdk.Environment(account=unbudgeted.account, region=unbudgeted.region))
+    stack = AlertsStack(app, "NoBudget", env_config=unbudgeted,
+                        env=cdk.Environment(account=unbudgeted.account, region=unbudgeted.region))
     Template.from_stack(stack).resource_count_is("AWS::Budgets::Budget", 0)

@@ -129,10 +129,9 @@ def test_serverless_variant_has_no_capture_canary_scaling_or_monitoring(variants
     assert "DataCaptureConfig" not in config
     assert "DeploymentConfig" not in _only(template, "AWS::SageMaker::Endpoint")["Properties"]
     template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
-    monitoring = Template.from_json(variant.template("monitoring"))
-    for kind in ("AWS::Scheduler::Schedule", "AWS::SageMaker::MonitoringSchedule", "AWS::CloudWatch::Dashboard"):
-        monitoring.resource_count_is(kind, 0)
-    monitoring.resource_count_is("AWS::SNS::Topic", 1)
+    # No monitoring stack at all; the alerts stack still holds the topic.
+    assert f"{variant.env.project}-{variant.env.name}-monitoring" not in variant.templates
+    Template.from_json(variant.template("alerts")).resource_count_is("AWS::SNS::Topic", 1)
 
 
 def test_a_deploy_without_a_model_version_skips_endpoint_and_monitoring_with_a_note(
@@ -140,7 +139,7 @@ def test_a_deploy_without_a_model_version_skips_endpoint_and_monitoring_with_a_n
 ) -> None:
     stacks = add_environment(cdk.App(), environments["staging"])
     assert stacks.endpoint is None
-    assert stacks.monitoring.jobs == []
+    assert stacks.monitoring is None
     assert len(stacks.notes) == 1
     assert "-c model_version=N" in stacks.notes[0]
     assert "mlops registry newest-approved --env staging" in stacks.notes[0]
@@ -149,6 +148,7 @@ def test_a_deploy_without_a_model_version_skips_endpoint_and_monitoring_with_a_n
 def test_serverless_deploy_notes_that_nothing_is_monitored(variants: dict[str, Variant]) -> None:
     stacks = add_environment(cdk.App(), variants["serverless"].env, SERVED_VERSION)
     assert stacks.endpoint is not None
+    assert stacks.monitoring is None
     assert any("no data capture" in note for note in stacks.notes)
 
 

@@ -1,5 +1,5 @@
-"""The Monitoring stack renders the monitoring specs: both engines, alarms equal to the analyzer's metrics,
-one encrypted topic, readable violation events, the dashboard, retraining."""
+"""The Monitoring stack renders the monitoring specs: both engines, alarms equal to the analyzer's metrics
+notifying the alerts stack's encrypted topic, readable violation events, the dashboard, retraining on drift."""
 
 from __future__ import annotations
 
@@ -160,7 +160,7 @@ def test_one_drift_alarm_per_feature_watches_exactly_what_the_analyzer_publishes
 
 
 @pytest.mark.parametrize("name", ENVIRONMENTS)
-def test_template_alarms_equal_the_spec_and_all_notify_the_one_encrypted_topic(
+def test_template_alarms_equal_the_spec_and_all_notify_the_alerts_stacks_encrypted_topic(
     synthesized_app: SynthesizedApp, environments: dict[str, EnvironmentConfig], name: str
 ) -> None:
     env = environments[name]
@@ -180,12 +180,12 @@ def test_template_alarms_equal_the_spec_and_all_notify_the_one_encrypted_topic(
     topic_arn = alerts_topic_arn(names)
     for alarm_name, alarm in rendered.items():
         assert alarm["AlarmActions"] == [topic_arn], alarm_name
-    topic_spec = alerts_topic(env)
-    topic = next(iter(_resources(monitoring, "AWS::SNS::Topic").values()))
-    assert topic["TopicName"] == topic_spec.name == topic_arn.rsplit(":", 1)[1]
-    assert topic["KmsMasterKeyId"] == topic_spec.kms_key
-    subscriptions = _resources(monitoring, "AWS::SNS::Subscription").values()
-    assert sorted((s["Protocol"], s["Endpoint"]) for s in subscriptions) == sorted(topic_spec.subscriptions)
+    # The ARN the alarms name is the alerts stack's topic, encrypted with the project key.
+    alerts = Template.from_json(synthesized_app.template(names.stack("alerts")))
+    (topic,) = _resources(alerts, "AWS::SNS::Topic").values()
+    assert topic["TopicName"] == alerts_topic(env).name == topic_arn.rsplit(":", 1)[1]
+    assert topic["KmsMasterKeyId"] == alerts_topic(env).kms_key
+    monitoring.resource_count_is("AWS::SNS::Topic", 0)
 
 
 def test_the_model_quality_alarm_is_on_the_gate_metric(environments: dict[str, EnvironmentConfig]) -> None:
@@ -206,8 +206,7 @@ def test_monitoring_violations_and_failures_reach_the_topic_as_a_sentence(
     violations = rules[f"{names.prefix}-monitoring-violations"]
     assert violations["EventPattern"] == violations_event_pattern(names)
     (target,) = violations["Targets"]
-    assert target["Arn"] == {"Ref": next(iter(_monitoring(synthesized_app, environments[name])
-                                             .find_resources("AWS::SNS::Topic")))}
+    assert "Fn::GetStackOutput" in target["Arn"]  # the alerts stack's topic (tests/stacks/test_alerts_stack.py)
     assert "found violations" in target["InputTransformer"]["InputTemplate"]
     assert rules[f"{names.prefix}-monitoring-failedruns"]["EventPattern"] == failed_run_event_pattern(names)
 
@@ -266,19 +265,10 @@ def test_retraining_on_drift_starts_the_pipeline_in_dev_and_never_in_prod(
     assert not _matches(retrain["EventPattern"], alarm_event(f"{names.prefix}-endpoint-5xx"))
     prod_rules = _resources(_monitoring(synthesized_app, prod), "AWS::Events::Rule").values()
     assert not [rule for rule in prod_rules if "retrain" in rule["Name"]]
-    prod_schedules = _resources(_monitoring(synthesized_app, prod), "AWS::Scheduler::Schedule").values()
-    assert not [schedule for schedule in prod_schedules if "retrain" in schedule["Name"]]
-
-
-def test_training_schedule_starts_the_pipeline_on_its_cron(variants: dict[str, Variant]) -> None:
-    variant = variants["retraining"]
-    names = Names.of(variant.env)
-    template = Template.from_json(variant.template("monitoring"))
-    template.has_resource_properties("AWS::Scheduler::Schedule", {
-        "Name": f"{names.prefix}-retrain", "ScheduleExpression": "cron(0 3 ? * MON *)",
-        "Target": {"Arn": names.pipeline_arn, "RoleArn": {"Fn::GetAtt": [
-            next(iter(template.find_resources("AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {
-                "Statement": [{"Principal": {"Service": "scheduler.amazonaws.com"}}]}}}))), "Arn"]}}})
+    for stack in ("monitoring", "alerts"):
+        template = Template.from_json(synthesized_app.template(Names.of(prod).stack(stack)))
+        assert not [schedule for schedule in _resources(template, "AWS::Scheduler::Schedule").values()
+                    if "retrain" in schedule["Name"]]
 
 
 def test_variant_templates_are_cfn_lint_clean(variants: dict[str, Variant]) -> None:
