@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mlops.local.executor import Executor, ExecutorSettings, Observer
-from mlops.local.local_aws import LocalAws, local_aws
+from mlops.local.aws.moto_server import LocalAws, local_aws
+from mlops.local.engine.executor import Executor, ExecutorSettings, Observer
 from mlops.local.workdir import WorkDir
 
 ACCOUNT = "111111111111"

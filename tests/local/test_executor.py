@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from mlops.local.aws.moto_server import LocalAws
+from mlops.local.engine.checks import check_definition
+from mlops.local.engine.expressions import ExpressionError
+from mlops.local.engine.record import RUN_RECORD, ExecutionRecord
 from mlops.local.errors import PipelineFailedError, StepFailedError, UnsupportedDefinitionError
-from mlops.local.executor import RUN_RECORD, ExecutionRecord, check_definition
-from mlops.local.expressions import ExpressionError
-from mlops.local.local_aws import LocalAws
 from mlops.local.workdir import WorkDir
 from tests.local.conftest import (
     ANALYZER_IMAGE,

@@ -10,8 +10,8 @@ from datetime import datetime
 from containers.contracts.model_quality import METRICS_KEYS
 from deployment.endpoint import VARIANT, ServedVersion
 from deployment.monitoring import Baseline, ground_truth_uri
-from mlops.local.local_aws import LocalAws
-from mlops.local.monitoring import (
+from mlops.local.aws.moto_server import LocalAws
+from mlops.local.loop.monitoring import (
     MODEL_QUALITY_JOB_NAME,
     capture_prefix,
     gate_constraints,
@@ -19,10 +19,10 @@ from mlops.local.monitoring import (
     publish_model_quality_metrics,
     run_monitoring,
 )
-from mlops.local.run_context import RunContext
-from mlops.local.serving import ServedModel
-from mlops.local.summary import AlarmRow, ModelQuality
-from mlops.local.traffic import ground_truth_lines
+from mlops.local.loop.run_context import RunContext
+from mlops.local.loop.serving import ServedModel
+from mlops.local.loop.summary import AlarmRow, ModelQuality
+from mlops.local.loop.traffic import ground_truth_lines
 from mlops.local.workdir import join_s3, write_atomic
 
 
@@ -65,7 +65,7 @@ def monitor_model_quality(ctx: RunContext, aws: LocalAws, model: ServedModel, *,
         baseline=Baseline(statistics_uri=evaluation_uri, constraints_uri=_write_constraints(ctx)),
         output_uri=output_uri, start=start, end=end, metric_time=end,
     )
-    monitored = run_monitoring(ctx.work, ctx.names, job, ctx.run_dir / "model-quality", ctx.execution_id,
+    monitored = run_monitoring(ctx.work, ctx.names, job, ctx.run_dir / "model-quality", ctx.execution_id, jobs=ctx.jobs,
                                job_label=MODEL_QUALITY_JOB_NAME)
     published = publish_model_quality_metrics(aws.client("cloudwatch"), monitored.metrics)
     block = monitored.statistics.get(METRICS_KEYS[ctx.env.data.problem_type.value], {})

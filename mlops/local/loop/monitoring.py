@@ -25,11 +25,11 @@ from deployment.monitoring import (
     schedule_constraints,
     window_times,
 )
+from mlops.local.engine.expressions import Scope
+from mlops.local.engine.jobs import JobFailed, JobTable, Sandbox
+from mlops.local.engine.runners.context import StepContext
+from mlops.local.engine.runners.processing import run_processing_job
 from mlops.local.errors import LocalModeError
-from mlops.local.expressions import Scope
-from mlops.local.jobs import JobFailed, Sandbox
-from mlops.local.steps.context import StepContext
-from mlops.local.steps.processing import run_processing_job
 from mlops.local.workdir import WorkDir, join_s3
 
 # schedule_constraints is the spec's; the loop imports it from here with the rest of the monitoring run.
@@ -81,7 +81,7 @@ def model_quality_monitoring_job(
 
 
 def run_monitoring(
-    work: WorkDir, names: Names, job: dict[str, Any], folder: Path, execution_id: str, *,
+    work: WorkDir, names: Names, job: dict[str, Any], folder: Path, execution_id: str, *, jobs: JobTable,
     job_label: str = JOB_NAME,
 ) -> MonitoringRun:
     """Run the job with the analyzer's code; its statistics, violations and CloudWatch metric records."""
@@ -90,7 +90,7 @@ def run_monitoring(
     context = StepContext(
         work=work, execution_id=execution_id, pipeline_name=names.monitoring_schedule, region=names.region,
         account=names.account, sandbox=sandbox, scope=Scope(parameters={}, execution={}),
-        sagemaker=lambda: None,
+        sagemaker=lambda: None, jobs=jobs,
     )
     try:
         run_processing_job(job, context, sandbox, job_label)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config.arns import arn
-from mlops.local.expressions import Scope
-from mlops.local.jobs import Sandbox
+from mlops.local.engine.expressions import Scope
+from mlops.local.engine.jobs import JobTable, Sandbox
 from mlops.local.workdir import WorkDir
 
 _NOT_IN_JOB_NAME = re.compile(r"[^A-Za-z0-9\-]+")
@@ -27,6 +27,8 @@ class StepContext:
     scope: Scope
     # The local SageMaker client (model registry); only RegisterModel and QualityCheck need it.
     sagemaker: Callable[[], Any]
+    # Where the step's job processes are started (and stopped when the run is interrupted).
+    jobs: JobTable
 
     def job_name(self, step: str) -> str:
         """`pipelines-<execution>-<step>`, as SageMaker Pipelines names the jobs it starts."""

@@ -10,8 +10,8 @@ from config.arns import arn
 from config.naming import Names
 from config.settings import EnvironmentConfig
 from deployment.alerts import alerts_topic
-from mlops.local.local_aws import LocalAws
-from mlops.local.state import ensure_queue
+from mlops.local.aws.moto_server import LocalAws
+from mlops.local.aws.state import ensure_queue
 
 # Local stand-in for the e-mail inboxes: a queue subscribed to the topic, read back after a run.
 ALERTS_QUEUE_SUFFIX = "alerts-local-inbox"

@@ -15,16 +15,17 @@ from rich.console import Console
 from config.naming import Names
 from config.settings import CONFIG_FILE, EnvironmentConfig, load_environment
 from deployment.endpoint import VARIANT, capture_destination
+from mlops.local.aws.moto_server import LocalAws
+from mlops.local.aws.state import save_state
+from mlops.local.engine.expressions import resolve_parameters
+from mlops.local.engine.jobs import JobTable
+from mlops.local.engine.record import RUN_RECORD, ExecutionRecord
 from mlops.local.errors import LocalModeError
-from mlops.local.executor import RUN_RECORD, ExecutionRecord
-from mlops.local.expressions import resolve_parameters
 from mlops.local.faults import crash_point
-from mlops.local.local_aws import LocalAws
-from mlops.local.progress import Progress
-from mlops.local.serving import Endpoint, ServedModel, start_endpoint
-from mlops.local.state import save_state
-from mlops.local.summary import RunSummary
-from mlops.local.user_data import UserData, environment_for, inspect_csv
+from mlops.local.loop.progress import Progress
+from mlops.local.loop.serving import Endpoint, ServedModel, start_endpoint
+from mlops.local.loop.summary import RunSummary
+from mlops.local.loop.user_data import UserData, environment_for, inspect_csv
 from mlops.local.workdir import DEFAULT_WORK_DIR, WorkDir, new_execution_id
 from pipelines.definition import parameter_defaults, run_parameter_refusal
 from pipelines.parameter_rules import parameter_problem
@@ -63,6 +64,11 @@ class RunContext:
     endpoint: Endpoint | None = None
     served_schema: Path | None = None  # data-schema.json of the served model, if it ships one
     clock: float = field(default_factory=time.perf_counter)
+    # The loop's own jobs (monitoring); the pipeline's jobs belong to its executor.
+    jobs: JobTable = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.jobs = JobTable(ledger=self.work.children_root)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[Callable[[str], None]]:
@@ -91,6 +97,7 @@ class RunContext:
         self.endpoint = start_endpoint(
             self.work, model, self.run_dir / "serve", endpoint_name=self.names.endpoint, variant=VARIANT,
             capture_dir=capture_dir, capture_percent=float(self.env.endpoint.data_capture_percent),
+            ledger=self.work.children_root,
         )
         return self.endpoint
 

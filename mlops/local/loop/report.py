@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlops.local.summary import RunSummary
+    from mlops.local.loop.summary import RunSummary
 
 STATUS_COLORS = {"Succeeded": "#2e7d32", "cached": "#00838f", "reused": "#00838f", "Failed": "#c62828",
                  "NotExecuted": "#9e9e9e", "Pending": "#bdbdbd", "Executing": "#f9a825"}

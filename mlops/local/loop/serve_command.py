@@ -15,10 +15,10 @@ from typing import Any
 from config.naming import Names
 from config.settings import load_environment
 from deployment.endpoint import VARIANT, capture_destination
+from mlops.local.aws.state import REGISTRY_FILE, STATE_VERSION
+from mlops.local.engine.jobs import log_tail
 from mlops.local.errors import LocalModeError
-from mlops.local.jobs import log_tail
-from mlops.local.serving import Endpoint, free_port, model_of, start_endpoint
-from mlops.local.state import REGISTRY_FILE, STATE_VERSION
+from mlops.local.loop.serving import Endpoint, free_port, model_of, start_endpoint
 from mlops.local.workdir import DEFAULT_WORK_DIR, WorkDir
 
 APPROVED = "Approved"

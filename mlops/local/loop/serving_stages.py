@@ -14,14 +14,15 @@ from containers.contracts.data_schema import SCHEMA_FILE, SCHEMA_REFUSAL, SCHEMA
 from deployment.alarms import drift_alarms, model_quality_alarm, monitored_drift_alarms
 from deployment.endpoint import VARIANT
 from mlops import registry
-from mlops.local.alarm_evaluation import evaluate_alarms, put_alarms, received_alerts
-from mlops.local.approval import gate_metric
+from mlops.local.aws.moto_server import LocalAws
+from mlops.local.aws.provision import Provisioned
+from mlops.local.engine.images import ANALYZER_REPOSITORY
+from mlops.local.engine.record import ExecutionRecord
 from mlops.local.errors import LocalModeError
-from mlops.local.executor import ExecutionRecord
 from mlops.local.faults import crash_point
-from mlops.local.images import ANALYZER_REPOSITORY
-from mlops.local.local_aws import LocalAws
-from mlops.local.monitoring import (
+from mlops.local.loop.alarm_evaluation import evaluate_alarms, put_alarms, received_alerts
+from mlops.local.loop.approval import gate_metric
+from mlops.local.loop.monitoring import (
     capture_prefix,
     monitoring_job,
     publish_metrics,
@@ -29,11 +30,15 @@ from mlops.local.monitoring import (
     run_monitoring,
     schedule_constraints,
 )
-from mlops.local.provision import Provisioned
-from mlops.local.quality_stage import model_quality_alarm_row, monitor_model_quality, request_ids, write_ground_truth
-from mlops.local.run_context import SUMMARY_FILE, RunContext
-from mlops.local.serving import ServedModel, served_model
-from mlops.local.traffic import Feature, csv_payloads, drifted, for_capture, read_labels, read_rows
+from mlops.local.loop.quality_stage import (
+    model_quality_alarm_row,
+    monitor_model_quality,
+    request_ids,
+    write_ground_truth,
+)
+from mlops.local.loop.run_context import SUMMARY_FILE, RunContext
+from mlops.local.loop.serving import ServedModel, served_model
+from mlops.local.loop.traffic import Feature, csv_payloads, drifted, for_capture, read_labels, read_rows
 from mlops.local.workdir import join_s3
 from pipelines.definition import PREPROCESS, gate_metric_path
 
@@ -187,7 +192,7 @@ def serve_and_replay(ctx: RunContext, model: ServedModel, test_uri: str, feature
 
 
 def monitor(ctx: RunContext, aws: LocalAws, job: dict[str, Any], note: Callable[[str], None]) -> None:
-    monitored = run_monitoring(ctx.work, ctx.names, job, ctx.run_dir / "monitor", ctx.execution_id)
+    monitored = run_monitoring(ctx.work, ctx.names, job, ctx.run_dir / "monitor", ctx.execution_id, jobs=ctx.jobs)
     ctx.summary.metrics_published = publish_metrics(aws.client("cloudwatch"), monitored.metrics)
     ctx.summary.monitoring = {"output": monitored.output_uri, "statistics": monitored.statistics,
                               "violations": monitored.violations, "log": str(monitored.log)}
@@ -243,7 +248,7 @@ def finish(ctx: RunContext, aws: LocalAws, provisioned: Provisioned) -> None:
     ctx.summary.files["summary"] = str(ctx.run_dir / SUMMARY_FILE)
     ctx.summary.seconds = round(time.perf_counter() - ctx.clock, 3)
     with ctx.stage("report") as note:
-        from mlops.local.report import render_report
+        from mlops.local.loop.report import render_report
 
         path.write_text(render_report(ctx.summary), encoding="utf-8")
         note(str(path))

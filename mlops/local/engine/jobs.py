@@ -115,39 +115,8 @@ def environment(sandbox: Sandbox, variables: Mapping[str, str]) -> dict[str, str
     return env
 
 
-_LIVE: set[subprocess.Popen[bytes]] = set()
-_LIVE_LOCK = threading.Lock()
-# False from terminate_all() until the next run starts: a job whose step was about to start when the
-# run was interrupted must not start afterwards (it would run to completion, unseen by terminate_all).
-_accepting_jobs = True
-# Where the running children are listed (`<work>/children/`), so a run that follows a killed one can
-# stop what it left behind; None outside a run.
-_ledger: Path | None = None
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
-
-
-def accept_new_jobs(ledger: Path | None = None) -> None:
-    """A run starts: jobs may start again after an earlier run's terminate_all()."""
-    global _accepting_jobs, _ledger  # noqa: PLW0603 - guarded by _LIVE_LOCK, shared by all job threads
-    with _LIVE_LOCK:
-        _accepting_jobs = True
-        if ledger is not None:
-            _ledger = ledger
-
-
-def terminate_all() -> None:
-    """Stop every job process still running and refuse new ones (an interrupted or aborted run)."""
-    global _accepting_jobs  # noqa: PLW0603
-    with _LIVE_LOCK:
-        _accepting_jobs = False
-        processes = list(_LIVE)
-    for process in processes:
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except OSError:
-                process.kill()
 
 
 def die_with(parent: int) -> None:
@@ -170,27 +139,29 @@ def start_time(pid: int) -> int | None:
     return int(stat[stat.rindex(")") + 2:].split()[19])
 
 
-def spawn(command: Sequence[str], *, env: Mapping[str, str], cwd: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
+def spawn(command: Sequence[str], *, env: Mapping[str, str], cwd: Path, log: IO[bytes],
+          ledger: Path | None = None) -> subprocess.Popen[bytes]:
     """Start a child that dies with this process: its own process group (a timeout or an abort stops it
-    and its children), SIGKILL on the parent's death, and a ledger entry for the next run to check."""
+    and its children), SIGKILL on the parent's death, and an entry in `ledger` (`<work>/children/`) for
+    the next run to check."""
     parent = os.getpid()
     process = subprocess.Popen(
         list(command), env=dict(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True, preexec_fn=lambda: die_with(parent),  # noqa: PLW1509 - no allocation in it
     )
-    if _ledger is not None:
+    if ledger is not None:
         entry = {"pid": process.pid, "pgid": process.pid, "start_time": start_time(process.pid),
                  "command": list(command)[:4], "parent": parent}
         with contextlib.suppress(OSError):
-            _ledger.mkdir(parents=True, exist_ok=True)
-            (_ledger / f"{process.pid}.json").write_text(json.dumps(entry), encoding="utf-8")
+            ledger.mkdir(parents=True, exist_ok=True)
+            (ledger / f"{process.pid}.json").write_text(json.dumps(entry), encoding="utf-8")
     return process
 
 
-def forget(process: subprocess.Popen[bytes]) -> None:
+def forget(process: subprocess.Popen[bytes], ledger: Path | None) -> None:
     """The child ended (or was stopped): its ledger entry goes."""
-    if _ledger is not None:
-        (_ledger / f"{process.pid}.json").unlink(missing_ok=True)
+    if ledger is not None:
+        (ledger / f"{process.pid}.json").unlink(missing_ok=True)
 
 
 def stop_leftovers(ledger: Path) -> list[int]:
@@ -214,44 +185,70 @@ def stop_leftovers(ledger: Path) -> list[int]:
     return stopped
 
 
-def run_process(
-    command: Sequence[str], env: Mapping[str, str], sandbox: Sandbox, timeout_seconds: float | None, title: str
-) -> float:
-    """Run one container command with its output appended to the sandbox log; seconds taken.
+class JobTable:
+    """The job processes one owner (an executor, the loop's monitoring jobs) has running.
 
-    JobFailed for a non-zero exit (algorithm), a signal (internal) or a timeout.
+    `terminate_all()` stops them and closes the table: a job whose step was about to start when its
+    run was interrupted must not start afterwards (it would run to completion, unseen). A new run
+    gets a new table. Every job is listed in `ledger` while it runs, so a run that follows a killed
+    one can stop what it left behind.
     """
-    sandbox.root.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    with sandbox.log.open("ab") as log:
-        log.write(f"--- {title}: {' '.join(command)}\n".encode())
-        log.flush()
-        # Started and registered under the lock, so terminate_all() either sees the process or stops it starting.
-        with _LIVE_LOCK:
-            if not _accepting_jobs:
-                raise JobFailed("not started: the run was interrupted", "internal")
+
+    def __init__(self, ledger: Path | None = None) -> None:
+        self.ledger = ledger
+        self._live: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+        self._accepting = True
+
+    def terminate_all(self) -> None:
+        """Stop every job process still running and refuse new ones (an interrupted or aborted run)."""
+        with self._lock:
+            self._accepting = False
+            processes = list(self._live)
+        for process in processes:
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except OSError:
+                    process.kill()
+
+    def run(self, command: Sequence[str], env: Mapping[str, str], sandbox: Sandbox, timeout_seconds: float | None,
+            title: str) -> float:
+        """Run one container command with its output appended to the sandbox log; seconds taken.
+
+        JobFailed for a non-zero exit (algorithm), a signal (internal) or a timeout.
+        """
+        sandbox.root.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        with sandbox.log.open("ab") as log:
+            log.write(f"--- {title}: {' '.join(command)}\n".encode())
+            log.flush()
+            # Started and registered under the lock, so terminate_all() either sees the process or stops it starting.
+            with self._lock:
+                if not self._accepting:
+                    raise JobFailed("not started: the run was interrupted", "internal")
+                try:
+                    process = spawn(command, env=env, cwd=sandbox.root, log=log, ledger=self.ledger)
+                except OSError as error:
+                    raise JobFailed(f"cannot start {command[0]}: {error.strerror}", "internal") from error
+                self._live.add(process)
+            crash_point(f"job:{sandbox.root.name}")
             try:
-                process = spawn(command, env=env, cwd=sandbox.root, log=log)
-            except OSError as error:
-                raise JobFailed(f"cannot start {command[0]}: {error.strerror}", "internal") from error
-            _LIVE.add(process)
-        crash_point(f"job:{sandbox.root.name}")
-        try:
-            code = process.wait(timeout=timeout_seconds)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            raise JobFailed(f"stopped after MaxRuntimeInSeconds={timeout_seconds:g}", "timeout") from None
-        finally:
-            with _LIVE_LOCK:
-                _LIVE.discard(process)
-            forget(process)
-    if code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-        raise JobFailed(f"the job's process was killed by {name}", "internal")
-    if code != 0:
-        raise JobFailed(f"exited with code {code}", "algorithm")
-    return time.perf_counter() - started
+                code = process.wait(timeout=timeout_seconds)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                raise JobFailed(f"stopped after MaxRuntimeInSeconds={timeout_seconds:g}", "timeout") from None
+            finally:
+                with self._lock:
+                    self._live.discard(process)
+                forget(process, self.ledger)
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            raise JobFailed(f"the job's process was killed by {name}", "internal")
+        if code != 0:
+            raise JobFailed(f"exited with code {code}", "algorithm")
+        return time.perf_counter() - started
 
 
 def read_reason(*candidates: Path) -> str | None:

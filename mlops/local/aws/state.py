@@ -17,9 +17,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ParamValidationError
 
+from mlops.local.aws.moto_server import LocalAws
 from mlops.local.errors import LocalModeError
 from mlops.local.faults import crash_point
-from mlops.local.local_aws import LocalAws
 from mlops.local.workdir import write_atomic
 
 STATE_VERSION = 1
@@ -168,7 +168,7 @@ def snapshot_registry(sm: Any) -> dict[str, Any]:
 
 
 def seed_registry(aws: LocalAws, document: Mapping[str, Any], source: Path) -> None:
-    from mlops.local import moto_extensions  # moto itself loads with the server, off the critical path
+    from mlops.local.aws import moto_extensions  # moto itself loads with the server, off the critical path
 
     sm = aws.client("sagemaker")
     for group in document.get("groups", []):

@@ -6,19 +6,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from mlops.local.errors import UnsupportedDefinitionError
-from mlops.local.images import image_for
-from mlops.local.jobs import (
+from mlops.local.engine.images import image_for
+from mlops.local.engine.jobs import (
     JobFailed,
     Sandbox,
     environment,
     read_reason,
-    run_process,
     stage_input,
     timeout_of,
     upload_output,
 )
-from mlops.local.steps.context import StepContext, StepResult
+from mlops.local.engine.registry import StepRunner, register
+from mlops.local.engine.runners.context import StepContext, StepResult
+from mlops.local.errors import UnsupportedDefinitionError
 
 RESOURCE_CONFIG = {"current_host": "algo-1", "hosts": ["algo-1"]}
 
@@ -76,7 +76,7 @@ def run_processing_job(job: Mapping[str, Any], ctx: StepContext, sandbox: Sandbo
     env = environment(sandbox, {str(k): str(v) for k, v in (job.get("Environment") or {}).items()})
     message_file = sandbox.opt_ml / "output" / "message"
     try:
-        run_process(command, env, sandbox, timeout_of(job), f"processing job {name}")
+        ctx.jobs.run(command, env, sandbox, timeout_of(job), f"processing job {name}")
     except JobFailed as failure:
         reason = read_reason(message_file)
         if reason:
@@ -95,6 +95,18 @@ def run_processing_job(job: Mapping[str, Any], ctx: StepContext, sandbox: Sandbo
     if message:
         properties["ExitMessage"] = message
     return properties
+
+
+def check_image(step: Mapping[str, Any]) -> None:
+    """The job's image must be one local mode can run (a Get is resolved at run time)."""
+    uri = step.get("Arguments", {}).get("AppSpecification", {}).get("ImageUri")
+    if isinstance(uri, str):
+        image_for(uri)
+
+
+def input_uris(arguments: Mapping[str, Any]) -> list[str]:
+    """The s3:// inputs a processing job reads (their content is part of its cache key)."""
+    return [str(item["S3Input"]["S3Uri"]) for item in arguments.get("ProcessingInputs", []) if "S3Input" in item]
 
 
 def output_uris(properties: Mapping[str, Any]) -> list[str]:
@@ -124,3 +136,7 @@ def run_processing_step(step: Mapping[str, Any], arguments: Mapping[str, Any], c
                     f"{spec['OutputName']!r} is missing or not JSON ({error})", "client"
                 ) from error
     return StepResult(properties=properties, produced=output_uris(properties))
+
+
+register(StepRunner(type="Processing", run=run_processing_step, check=check_image, job=True, cacheable=True,
+                    inputs=input_uris))

@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlops import registry
+from mlops.local.engine.expressions import evaluate
+from mlops.local.engine.images import image_for
+from mlops.local.engine.jobs import JobFailed, Sandbox
+from mlops.local.engine.registry import StepRunner, register
+from mlops.local.engine.runners.context import StepContext, StepResult
+from mlops.local.engine.runners.processing import check_image, input_uris, output_uris, run_processing_job
 from mlops.local.errors import UnsupportedDefinitionError
-from mlops.local.expressions import evaluate
-from mlops.local.images import image_for
-from mlops.local.jobs import JobFailed, Sandbox
-from mlops.local.steps.context import StepContext, StepResult
-from mlops.local.steps.processing import output_uris, run_processing_job
 from mlops.local.workdir import join_s3
 
 STATISTICS_FILE = "statistics.json"
@@ -108,3 +109,7 @@ def run_quality_check_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx:
             listed = "; ".join(f"{v.get('feature_name')}: {v.get('constraint_check_type')}" for v in violations[:5])
             raise JobFailed(f"ClientError: quality check found {len(violations)} violation(s): {listed}", "client")
     return StepResult(properties=result, detail=detail, produced=list(calculated))
+
+
+register(StepRunner(type="QualityCheck", run=run_quality_check_step, check=check_image, job=True, cacheable=True,
+                    inputs=input_uris))

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mlops import registry
+from mlops.local.engine.expressions import ExpressionError, parse_path, walk
 from mlops.local.errors import LocalModeError
-from mlops.local.expressions import ExpressionError, parse_path, walk
 from mlops.local.workdir import WorkDir
 
 # CustomerMetadataProperties keys of the audit record; their values keep to the characters SageMaker

@@ -1,6 +1,6 @@
 """`mlops local run`: data -> definition -> local AWS -> pipeline -> approve -> serve -> monitor -> alarms -> report.
 
-The stages are functions over one RunContext (mlops/local/run_context.py): those up to the registry
+The stages are functions over one RunContext (mlops/local/loop/run_context.py): those up to the registry
 in pipeline_stages.py, the rest in serving_stages.py. What they find fills a RunSummary, written to
 the run folder as summary.json and rendered into report.html. The run's resources (local AWS, the
 endpoint process, a helper thread) are held by one ExitStack on the main thread. Control-plane state
@@ -17,13 +17,15 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from typing import Any
 
-from mlops.local import jobs
-from mlops.local.definitions import start_definition_build
+from mlops.local.aws.moto_server import LocalAws, local_aws
+from mlops.local.aws.provision import Provisioned
+from mlops.local.aws.state import recover_state
+from mlops.local.engine import jobs
+from mlops.local.engine.definitions import start_definition_build
+from mlops.local.engine.record import RUN_RECORD
 from mlops.local.errors import LocalModeError, PipelineFailedError, StepFailedError
-from mlops.local.executor import RUN_RECORD
 from mlops.local.faults import crash_point
-from mlops.local.local_aws import LocalAws, local_aws
-from mlops.local.pipeline_stages import (
+from mlops.local.loop.pipeline_stages import (
     prepare_data,
     prepare_definition,
     read_evaluation,
@@ -32,11 +34,9 @@ from mlops.local.pipeline_stages import (
     seed_aws,
     start_approved_endpoint,
 )
-from mlops.local.provision import Provisioned
-from mlops.local.run_context import SUMMARY_FILE, LocalRunOptions, RunContext, new_run_context
-from mlops.local.serving_stages import finish, serve_and_monitor
-from mlops.local.state import recover_state
-from mlops.local.summary import RUNNING
+from mlops.local.loop.run_context import SUMMARY_FILE, LocalRunOptions, RunContext, new_run_context
+from mlops.local.loop.serving_stages import finish, serve_and_monitor
+from mlops.local.loop.summary import RUNNING
 
 __all__ = ["LocalRunOptions", "RunContext", "new_run_context", "run_local"]
 INTERRUPTED = "Interrupted"
@@ -51,7 +51,6 @@ def run_local(ctx: RunContext) -> int:
         # What a killed run left: a half-done state commit, and children that outlived it.
         recover_state(ctx.work.state_root)
         jobs.stop_leftovers(ctx.work.children_root)
-        jobs.accept_new_jobs(ledger=ctx.work.children_root)
         try:
             with ctx.progress:
                 return _stages(ctx)
@@ -66,7 +65,7 @@ def run_local(ctx: RunContext) -> int:
                 ctx.summary.failure = str(error)
             raise
         finally:
-            jobs.terminate_all()
+            ctx.jobs.terminate_all()
             ctx.stop_endpoint()
             jobs.stop_leftovers(ctx.work.children_root)
             ctx.summary.seconds = round(time.perf_counter() - ctx.clock, 3)
@@ -83,7 +82,7 @@ def _interrupted(ctx: RunContext) -> None:
 
 def _warm_local_aws() -> None:
     """Import moto (about a second) while the main thread seeds the data."""
-    importlib.import_module("mlops.local.moto_extensions")
+    importlib.import_module("mlops.local.aws.moto_extensions")
 
 
 def _finished(future: Future[Any]) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 from botocore.exceptions import ClientError, ParamValidationError
 
 from config.settings import REGISTERED_APPROVAL_STATUS
-from mlops.local.jobs import JobFailed
-from mlops.local.steps.context import StepContext, StepResult
+from mlops.local.engine.jobs import JobFailed
+from mlops.local.engine.registry import StepRunner, register
+from mlops.local.engine.runners.context import StepContext, StepResult
 
 
 def _without_nulls(value: Any) -> Any:
@@ -56,3 +57,6 @@ def run_register_model_step(step: Mapping[str, Any], arguments: Mapping[str, Any
     }
     version = described.get("ModelPackageVersion")
     return StepResult(properties=properties, detail=f"version {version}, {described.get('ModelApprovalStatus')}")
+
+
+register(StepRunner(type="RegisterModel", run=run_register_model_step))

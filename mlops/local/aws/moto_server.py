@@ -58,7 +58,7 @@ def local_aws(region: str, account: str) -> Iterator[LocalAws]:
         hosts = [host for host in (previous[key] or "").split(",") if host]
         os.environ[key] = ",".join([*hosts, LOOPBACK, "localhost"])
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from mlops.local import moto_extensions
+    from mlops.local.aws import moto_extensions
 
     moto_extensions.install()
     server = moto_extensions.fast_stopping_server(LOOPBACK, 0)

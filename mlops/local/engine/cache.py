@@ -36,19 +36,6 @@ def parse_duration(text: str) -> timedelta:
                      seconds=seconds)
 
 
-def input_uris(step_type: str, arguments: Mapping[str, Any]) -> list[str]:
-    """The s3:// inputs a step reads (their content is part of its cache key)."""
-    if step_type in ("Processing", "QualityCheck"):
-        return [str(item["S3Input"]["S3Uri"]) for item in arguments.get("ProcessingInputs", []) if "S3Input" in item]
-    if step_type == "Training":
-        return [
-            str(channel["DataSource"]["S3DataSource"]["S3Uri"])
-            for channel in arguments.get("InputDataConfig", [])
-            if "S3DataSource" in channel.get("DataSource", {})
-        ]
-    return []
-
-
 def content_digest(work: WorkDir, uri: str) -> str:
     digest = hashlib.sha256()
     for relative, path in prefix_files(work, uri):

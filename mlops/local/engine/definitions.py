@@ -20,8 +20,8 @@ from typing import Any
 
 from config.images import REPO_ROOT, source_tag
 from config.settings import EnvironmentConfig
+from mlops.local.engine.jobs import die_with
 from mlops.local.errors import LocalModeError
-from mlops.local.jobs import die_with
 from mlops.local.workdir import WorkDir, write_atomic
 
 DEFINITION_SOURCES = ("pipelines/definition.py", "pipelines/sdk.py", "config/naming.py", "config/settings.py",
@@ -87,7 +87,7 @@ def start_definition_build(env: EnvironmentConfig, work: WorkDir) -> DefinitionB
     # Absent or damaged: a miss; the build below replaces a damaged entry.
     parent = os.getpid()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlops.local.definitions", env.model_dump_json()],
+        [sys.executable, "-m", "mlops.local.engine.definitions", env.model_dump_json()],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT,
         env={**os.environ, "SAGEMAKER_SUPPRESS_V2_WARNING": "1", "PYTHONPATH": str(REPO_ROOT)},
         start_new_session=True, preexec_fn=lambda: die_with(parent),  # noqa: PLW1509 - no allocation in it

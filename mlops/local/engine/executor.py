@@ -14,203 +14,27 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from config.arns import arn
-from mlops.local.cache import CacheEntry, StepCache, cache_key, expire_after, input_digests, input_uris
-from mlops.local.errors import LocalModeError, PipelineFailedError, StepFailedError, UnsupportedDefinitionError
-from mlops.local.expressions import (
-    CONDITION_TYPES,
-    EXECUTION_VARIABLES,
-    EXPRESSIONS,
-    GET,
-    ExpressionError,
-    Scope,
-    condition_types_in,
-    evaluate,
-    expressions_in,
-    parse_path,
-    resolve_parameters,
-)
-from mlops.local.images import image_for
-from mlops.local.jobs import JobFailed, Sandbox, accept_new_jobs, log_tail, terminate_all
-from mlops.local.steps.condition import run_condition_step
-from mlops.local.steps.context import StepContext, StepResult
-from mlops.local.steps.fail import run_fail_step
-from mlops.local.steps.processing import run_processing_step
-from mlops.local.steps.quality_check import run_quality_check_step
-from mlops.local.steps.register_model import run_register_model_step
-from mlops.local.steps.training import run_training_step
-from mlops.local.workdir import WorkDir, write_atomic
-from pipelines.definition import iter_steps, step_dependencies
+from mlops.local.engine.cache import CacheEntry, StepCache, cache_key, expire_after, input_digests
+from mlops.local.engine.checks import branches, check_definition
+from mlops.local.engine.expressions import ExpressionError, Scope, evaluate, resolve_parameters
+from mlops.local.engine.jobs import JobFailed, JobTable, Sandbox, log_tail
+from mlops.local.engine.record import RUN_RECORD, ExecutionRecord, StepRecord, now
+from mlops.local.engine.registry import StepRunner, runner_of
+from mlops.local.engine.retry import LOCAL_BACKOFF_SCALE, RetryState
+from mlops.local.engine.runners.context import StepContext, StepResult
+from mlops.local.errors import LocalModeError, PipelineFailedError, StepFailedError
+from mlops.local.workdir import WorkDir
+from pipelines.definition import iter_steps
 
-STEP_TYPES = ("Processing", "Training", "QualityCheck", "RegisterModel", "Condition", "Fail")
-CACHEABLE = ("Processing", "Training", "QualityCheck")
-JOB_STEPS = ("Processing", "Training", "QualityCheck")
-# Which retry-policy exception types a local failure stands for. Like SageMaker, a script that
-# exits non-zero (an algorithm error) or bad input is not retried; a job whose process died from
-# a signal or could not start is the local face of an internal error.
-RETRY_TYPES: dict[str, frozenset[str]] = {
-    "internal": frozenset({"SageMaker.JOB_INTERNAL_ERROR", "Step.SERVICE_FAULT"}),
-}
-# Retry intervals are written for the cloud (tens of seconds); locally they are scaled down.
-LOCAL_BACKOFF_SCALE = 0.01
-DEFAULT_MAX_ATTEMPTS = 5
-RUN_RECORD = "run.json"
 DONE = ("Succeeded", "NotExecuted")
 
-Observer = Callable[["StepRecord"], None]
-
-
-@dataclass
-class StepRecord:
-    """One step of an execution, as `run.json` keeps it."""
-
-    name: str
-    type: str
-    status: str = "Pending"
-    attempts: int = 0
-    started: str | None = None
-    ended: str | None = None
-    seconds: float | None = None
-    detail: str = ""
-    failure_reason: str | None = None
-    log: str | None = None
-    properties: dict[str, Any] | None = None
-    cache_key: str | None = None
-    cached_from: str | None = None
-    reused: bool = False
-    outcome: bool | None = None
-
-
-@dataclass
-class ExecutionRecord:
-    execution_id: str
-    pipeline_name: str
-    status: str
-    started: str
-    parameters: dict[str, Any]
-    steps: dict[str, StepRecord] = field(default_factory=dict)
-    ended: str | None = None
-    seconds: float | None = None
-    failed_step: str | None = None
-    failure_reason: str | None = None
-
-    def save(self, path: Path) -> None:
-        write_atomic(path, json.dumps(asdict(self), indent=1, default=str))
-
-    @classmethod
-    def load(cls, path: Path) -> ExecutionRecord:
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            steps = {name: StepRecord(**item) for name, item in raw.pop("steps").items()}
-            return cls(**raw, steps=steps)
-        except (OSError, ValueError, TypeError, KeyError) as error:
-            raise LocalModeError(f"{path}: cannot read the run record ({error})") from error
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-# --------------------------------------------------------------------------- checking a definition
-
-
-def _image_uris(step: Mapping[str, Any]) -> list[Any]:
-    arguments = step.get("Arguments", {})
-    if step["Type"] in ("Processing", "QualityCheck"):
-        return [arguments.get("AppSpecification", {}).get("ImageUri")]
-    if step["Type"] == "Training":
-        return [arguments.get("AlgorithmSpecification", {}).get("TrainingImage")]
-    return []
-
-
-def check_definition(definition: Mapping[str, Any]) -> dict[str, set[str]]:
-    """Refuse, before anything runs, what the executor cannot do; returns each step's dependencies."""
-    steps = iter_steps(dict(definition))
-    names = [str(step.get("Name")) for step in steps]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise UnsupportedDefinitionError(f"step name(s) used twice: {', '.join(duplicates)}")
-    parameters = {str(item["Name"]) for item in definition.get("Parameters", [])}
-    for step in steps:
-        name, kind = step.get("Name"), step.get("Type")
-        if kind not in STEP_TYPES:
-            raise UnsupportedDefinitionError(
-                f"step {name!r} has type {kind!r}, which local mode does not run "
-                f"(supported: {', '.join(STEP_TYPES)})"
-            )
-        for uri in _image_uris(step):
-            if isinstance(uri, str):
-                image_for(uri)
-        if kind == "Condition":
-            for condition in step["Arguments"].get("Conditions", []):
-                for condition_type in condition_types_in(condition):
-                    if condition_type not in CONDITION_TYPES:
-                        raise UnsupportedDefinitionError(
-                            f"step {name!r}: condition type {condition_type!r} is not supported "
-                            f"(supported: {', '.join(CONDITION_TYPES)})"
-                        )
-    own_parts = [{k: v for k, v in step.items() if k not in ("IfSteps", "ElseSteps")} for step in steps]
-    for key, value in expressions_in(own_parts):
-        if key not in EXPRESSIONS:
-            raise UnsupportedDefinitionError(
-                f"expression {key!r} is not supported (supported: {', '.join(EXPRESSIONS)})"
-            )
-        if key == GET:
-            _check_reference(str(value), parameters, set(names))
-    dependencies = step_dependencies(dict(definition))
-    for name, needs in dependencies.items():
-        unknown = sorted(needs - set(names))
-        if unknown:
-            raise UnsupportedDefinitionError(f"step {name!r} depends on unknown step(s) {', '.join(unknown)}")
-    _check_acyclic(dependencies)
-    return dependencies
-
-
-def _check_reference(path: str, parameters: set[str], steps: set[str]) -> None:
-    tokens = parse_path(path)
-    root = tokens[0]
-    if root == "Parameters" and len(tokens) == 2 and tokens[1] in parameters:
-        return
-    if root == "Execution" and len(tokens) == 2 and tokens[1] in EXECUTION_VARIABLES:
-        return
-    if root == "Steps" and len(tokens) >= 3 and tokens[1] in steps:
-        return
-    raise UnsupportedDefinitionError(
-        f"Get {path!r}: not a declared parameter, a supported execution variable "
-        f"({', '.join(EXECUTION_VARIABLES)}) or a property of a step of this pipeline"
-    )
-
-
-def _check_acyclic(dependencies: Mapping[str, set[str]]) -> None:
-    remaining = {name: set(needs) for name, needs in dependencies.items()}
-    while remaining:
-        ready = [name for name, needs in remaining.items() if not needs]
-        if not ready:
-            raise UnsupportedDefinitionError(f"steps depend on each other in a cycle: {', '.join(sorted(remaining))}")
-        for name in ready:
-            del remaining[name]
-        for needs in remaining.values():
-            needs.difference_update(ready)
-
-
-def branches(definition: Mapping[str, Any]) -> dict[str, tuple[list[str], list[str]]]:
-    """Condition step -> (names directly in IfSteps, names directly in ElseSteps)."""
-    return {
-        str(step["Name"]): (
-            [str(item["Name"]) for item in step["Arguments"].get("IfSteps", [])],
-            [str(item["Name"]) for item in step["Arguments"].get("ElseSteps", [])],
-        )
-        for step in iter_steps(dict(definition))
-        if step["Type"] == "Condition"
-    }
-
-
-# --------------------------------------------------------------------------- running
+Observer = Callable[[StepRecord], None]
 
 
 @dataclass
@@ -225,6 +49,8 @@ class ExecutorSettings:
     max_parallel: int = max(1, os.cpu_count() or 1)
     backoff_scale: float = LOCAL_BACKOFF_SCALE
     use_cache: bool = True
+    # Where the running job processes are listed (`<work>/children/`), for the next run to stop.
+    ledger: Path | None = None
 
 
 class Executor:
@@ -245,6 +71,7 @@ class Executor:
         self.record: ExecutionRecord | None = None
         self.properties: dict[str, dict[str, Any]] = {}
         self.aborted = threading.Event()
+        self.jobs = JobTable(settings.ledger)
 
     # -- the record --------------------------------------------------------------------------
     def _update(self, step: StepRecord, **changes: Any) -> None:
@@ -286,8 +113,7 @@ class Executor:
     # -- the walk ----------------------------------------------------------------------------
     def run(self, overrides: Mapping[str, str] | None = None, resume: ExecutionRecord | None = None) -> ExecutionRecord:
         """Run to the end; StepFailedError / PipelineFailedError after recording the failure."""
-        accept_new_jobs()
-        started = _now()
+        started = now()
         clock = time.perf_counter()
         parameters = dict(resume.parameters) if resume else self.parameters(overrides or {})
         self.record = ExecutionRecord(
@@ -333,11 +159,11 @@ class Executor:
             except KeyboardInterrupt as interrupt:
                 # Stop the running jobs (no retries), record them as failed, so --resume can continue.
                 self.aborted.set()
-                terminate_all()
+                self.jobs.terminate_all()
                 wait(running)
                 failure = interrupt
         record = self.record
-        record.ended = _now()
+        record.ended = now()
         record.seconds = round(time.perf_counter() - clock, 3)
         if failure is not None:
             record.status = "Failed"
@@ -383,60 +209,57 @@ class Executor:
         assert self.record is not None
         record = self.record.steps[name]
         step = self.steps[name]
-        kind = str(step["Type"])
+        runner = runner_of(step)
         sandbox = Sandbox(self.run_dir / "steps" / name)
-        self._update(record, status="Executing", started=_now(), log=str(sandbox.log) if kind in JOB_STEPS else None)
+        self._update(record, status="Executing", started=now(), log=str(sandbox.log) if runner.job else None)
         clock = time.perf_counter()
         context = StepContext(
             work=self.settings.work, execution_id=self.settings.execution_id,
             pipeline_name=self.settings.pipeline_name, region=self.settings.region, account=self.settings.account,
-            sandbox=sandbox, scope=scope, sagemaker=self.settings.sagemaker,
+            sandbox=sandbox, scope=scope, sagemaker=self.settings.sagemaker, jobs=self.jobs,
         )
         try:
-            result = self._run_with_cache(step, record, context)
+            result = self._run_with_cache(step, runner, record, context)
         except PipelineFailedError as error:
-            self._update(record, status="Failed", ended=_now(), seconds=round(time.perf_counter() - clock, 3),
+            self._update(record, status="Failed", ended=now(), seconds=round(time.perf_counter() - clock, 3),
                          failure_reason=error.reason, detail="Fail step")
             raise
         except StepFailedError as error:
-            self._update(record, status="Failed", ended=_now(), seconds=round(time.perf_counter() - clock, 3),
+            self._update(record, status="Failed", ended=now(), seconds=round(time.perf_counter() - clock, 3),
                          failure_reason=error.reason)
             raise
         except LocalModeError as error:
-            self._update(record, status="Failed", ended=_now(), seconds=round(time.perf_counter() - clock, 3),
+            self._update(record, status="Failed", ended=now(), seconds=round(time.perf_counter() - clock, 3),
                          failure_reason=str(error))
             raise StepFailedError(name, str(error)) from error
         except Exception as error:  # a bug or an OS error still fails this step by name, not the walk
             reason = f"{type(error).__name__}: {error}"
-            self._update(record, status="Failed", ended=_now(), seconds=round(time.perf_counter() - clock, 3),
+            self._update(record, status="Failed", ended=now(), seconds=round(time.perf_counter() - clock, 3),
                          failure_reason=reason)
             raise StepFailedError(name, reason) from error
         with self.lock:
             self.properties[name] = result.properties
-        self._update(record, status="Succeeded", ended=_now(), seconds=round(time.perf_counter() - clock, 3),
+        self._update(record, status="Succeeded", ended=now(), seconds=round(time.perf_counter() - clock, 3),
                      properties=result.properties, outcome=result.outcome,
                      detail=result.detail or record.detail)
         return result
 
-    def _run_with_cache(self, step: Mapping[str, Any], record: StepRecord, context: StepContext) -> StepResult:
-        kind = str(step["Type"])
-        if kind == "Condition":
-            return run_condition_step(step, context)
-        if kind == "Fail":
-            run_fail_step(step, context)
-            raise AssertionError("a Fail step always raises")  # pragma: no cover
+    def _run_with_cache(self, step: Mapping[str, Any], runner: StepRunner, record: StepRecord,
+                        context: StepContext) -> StepResult:
+        if not runner.evaluate_arguments:  # Condition, Fail: no job, nothing to cache or retry
+            return runner.run(step, step.get("Arguments", {}), context)
         arguments = evaluate(step.get("Arguments", {}), context.scope)
         enabled, expiry = expire_after(step.get("CacheConfig"))
         key = None
-        if enabled and kind in CACHEABLE and self.settings.use_cache:
-            digests = input_digests(self.settings.work, input_uris(kind, arguments))
+        if enabled and runner.cacheable and self.settings.use_cache:
+            digests = input_digests(self.settings.work, runner.inputs(arguments))
             key = cache_key(step, arguments, self.settings.execution_id, self.settings.code_tag, digests)
             entry = self.cache.lookup(key, datetime.now(UTC), expiry)
             if entry is not None:
                 self._update(record, cache_key=key, cached_from=entry.execution_id)
                 return StepResult(properties=entry.properties, detail=f"cached from run {entry.execution_id}",
                                   produced=entry.produced)
-        result = self._attempts(step, record, arguments, context)
+        result = self._attempts(step, runner, record, arguments, context)
         if key is not None:
             self.cache.store(CacheEntry(key=key, step=str(step["Name"]), execution_id=self.settings.execution_id,
                                         created=datetime.now(UTC).isoformat(), properties=result.properties,
@@ -444,58 +267,26 @@ class Executor:
             record.cache_key = key
         return result
 
-    def _attempts(self, step: Mapping[str, Any], record: StepRecord, arguments: Any,
+    def _attempts(self, step: Mapping[str, Any], runner: StepRunner, record: StepRecord, arguments: Any,
                   context: StepContext) -> StepResult:
-        kind, name = str(step["Type"]), str(step["Name"])
-        policies = list(step.get("RetryPolicies", []))
-        retries = [0] * len(policies)
+        name = str(step["Name"])
+        retry = RetryState(step.get("RetryPolicies", []), self.settings.backoff_scale)
         first = time.monotonic()
+        log = context.sandbox.log if runner.job else None
         while True:
             self._update(record, attempts=record.attempts + 1)
-            if kind in JOB_STEPS:
+            if runner.job:
                 context.sandbox.reset()
             try:
-                return self._run_step(kind, step, arguments, context)
+                return runner.run(step, arguments, context)
             except JobFailed as failure:
                 if self.aborted.is_set():
-                    log = context.sandbox.log if kind in JOB_STEPS else None
                     raise StepFailedError(name, "interrupted", log, log_tail(log) if log else "") from None
-                index = _matching_policy(policies, failure.kind)
-                delay = None
-                if index is not None:
-                    policy = policies[index]
-                    limit = int(policy.get("MaxAttempts", DEFAULT_MAX_ATTEMPTS))
-                    expire = policy.get("ExpireAfterMin")
-                    expired = expire is not None and time.monotonic() - first > float(expire) * 60
-                    if retries[index] < limit and not expired:
-                        delay = (float(policy.get("IntervalSeconds", 1)) * float(policy.get("BackoffRate", 2.0))
-                                 ** retries[index] * self.settings.backoff_scale)
-                        retries[index] += 1
+                delay = retry.delay(failure.kind, time.monotonic() - first)
                 if delay is None:
-                    log = context.sandbox.log if kind in JOB_STEPS else None
                     raise StepFailedError(name, failure.reason, log, log_tail(log) if log else "") from None
-                self._update(record, detail=f"retry {sum(retries)} after: {failure.reason}")
-                if kind in JOB_STEPS:
-                    with context.sandbox.log.open("a", encoding="utf-8") as log_file:
+                self._update(record, detail=f"retry {retry.used} after: {failure.reason}")
+                if log is not None:
+                    with log.open("a", encoding="utf-8") as log_file:
                         log_file.write(f"--- attempt failed ({failure.reason}); retrying in {delay:.2f}s\n")
                 time.sleep(delay)
-
-    @staticmethod
-    def _run_step(kind: str, step: Mapping[str, Any], arguments: Any, context: StepContext) -> StepResult:
-        if kind == "Processing":
-            return run_processing_step(step, arguments, context)
-        if kind == "Training":
-            return run_training_step(step, arguments, context)
-        if kind == "QualityCheck":
-            return run_quality_check_step(step, arguments, context)
-        if kind == "RegisterModel":
-            return run_register_model_step(step, arguments, context)
-        raise UnsupportedDefinitionError(f"step {step['Name']!r} has type {kind!r}, which local mode does not run")
-
-
-def _matching_policy(policies: list[Mapping[str, Any]], kind: str) -> int | None:
-    types = RETRY_TYPES.get(kind, frozenset())
-    for index, policy in enumerate(policies):
-        if types & set(policy.get("ExceptionType", [])):
-            return index
-    return None

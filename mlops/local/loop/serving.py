@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from deployment.endpoint import SERVING_ENVIRONMENT
+from mlops.local.engine.images import image_for
+from mlops.local.engine.jobs import Sandbox, environment, log_tail, spawn
 from mlops.local.errors import LocalModeError
-from mlops.local.images import image_for
-from mlops.local.jobs import Sandbox, environment, log_tail, spawn
 from mlops.local.workdir import WorkDir
 
 READY_TIMEOUT_S = 60.0
@@ -150,7 +150,7 @@ def unpack_model(work: WorkDir, model_data: str, model_dir: Path) -> None:
 
 def start_endpoint(
     work: WorkDir, model: ServedModel, folder: Path, *, endpoint_name: str, variant: str,
-    capture_dir: Path, capture_percent: float, port: int | None = None,
+    capture_dir: Path, capture_percent: float, port: int | None = None, ledger: Path | None = None,
 ) -> Endpoint:
     """Start `serve` of the model's image with the model in `/opt/ml/model`; `wait_ready()` before use."""
     image = image_for(model.image)
@@ -174,5 +174,5 @@ def start_endpoint(
         "MLOPS_VARIANT_NAME": variant,
     })
     with sandbox.log.open("ab") as log:
-        process = spawn(image.command(), env=env, cwd=sandbox.root, log=log)  # dies with this process
+        process = spawn(image.command(), env=env, cwd=sandbox.root, log=log, ledger=ledger)  # dies with this process
     return Endpoint(process=process, port=port, sandbox=sandbox, model=model)

@@ -12,7 +12,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from mlops.local.executor import StepRecord
+from mlops.local.engine.record import StepRecord
 
 STYLES = {"running": "yellow", "done": "green", "cached": "cyan", "reused": "cyan", "skipped": "dim",
           "failed": "bold red", "waiting": "dim", "warning": "magenta"}

@@ -16,18 +16,19 @@ from botocore.exceptions import ClientError
 from config.images import REPO_ROOT, source_tag
 from mlops import registry
 from mlops.errors import RunError
-from mlops.local.approval import apply_approval
-from mlops.local.definitions import DefinitionBuild
+from mlops.local.aws.moto_server import LocalAws
+from mlops.local.aws.provision import Provisioned, provision
+from mlops.local.aws.state import load_state, newest_approved_in_state
+from mlops.local.engine.definitions import DefinitionBuild
+from mlops.local.engine.executor import Executor, ExecutorSettings
+from mlops.local.engine.expressions import PropertyFileRef, Scope, property_file_uri, resolve_parameters
+from mlops.local.engine.record import ExecutionRecord, StepRecord
 from mlops.local.errors import LocalModeError
-from mlops.local.executor import ExecutionRecord, Executor, ExecutorSettings, StepRecord
-from mlops.local.expressions import PropertyFileRef, Scope, property_file_uri, resolve_parameters
 from mlops.local.faults import crash_point
-from mlops.local.local_aws import LocalAws
-from mlops.local.provision import Provisioned, provision
-from mlops.local.run_context import SUMMARY_FILE, RunContext, approve_command
-from mlops.local.serving import model_of
-from mlops.local.state import load_state, newest_approved_in_state
-from mlops.local.summary import DataSource
+from mlops.local.loop.approval import apply_approval
+from mlops.local.loop.run_context import SUMMARY_FILE, RunContext, approve_command
+from mlops.local.loop.serving import model_of
+from mlops.local.loop.summary import DataSource
 from mlops.local.workdir import write_atomic
 from mlops.runs import parse_parameter_overrides
 from pipelines.definition import (
@@ -182,6 +183,7 @@ def run_pipeline(ctx: RunContext, aws: LocalAws, definition: dict[str, Any],
     settings = ExecutorSettings(
         work=ctx.work, execution_id=ctx.execution_id, pipeline_name=ctx.names.pipeline,
         region=aws.region, account=aws.account, code_tag=source_tag(), sagemaker=lambda: sm,
+        ledger=ctx.work.children_root,
     )
     if ctx.options.max_parallel:
         settings.max_parallel = ctx.options.max_parallel

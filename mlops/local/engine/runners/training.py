@@ -9,17 +9,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlops.local.errors import UnsupportedDefinitionError
-from mlops.local.images import image_for
-from mlops.local.jobs import (
+from mlops.local.engine.images import image_for
+from mlops.local.engine.jobs import (
     JobFailed,
     environment,
     read_reason,
-    run_process,
     stage_input,
     timeout_of,
 )
-from mlops.local.steps.context import StepContext, StepResult
+from mlops.local.engine.registry import StepRunner, register
+from mlops.local.engine.runners.context import StepContext, StepResult
+from mlops.local.errors import UnsupportedDefinitionError
 from mlops.local.workdir import join_s3
 
 MODEL_ARCHIVE = "model.tar.gz"
@@ -60,6 +60,22 @@ def final_metrics(log: Path, definitions: list[Mapping[str, Any]]) -> list[dict[
             except ValueError:
                 continue
     return found
+
+
+def check_image(step: Mapping[str, Any]) -> None:
+    """The job's image must be one local mode can run (a Get is resolved at run time)."""
+    uri = step.get("Arguments", {}).get("AlgorithmSpecification", {}).get("TrainingImage")
+    if isinstance(uri, str):
+        image_for(uri)
+
+
+def input_uris(arguments: Mapping[str, Any]) -> list[str]:
+    """The s3:// channels a training job reads (their content is part of its cache key)."""
+    return [
+        str(channel["DataSource"]["S3DataSource"]["S3Uri"])
+        for channel in arguments.get("InputDataConfig", [])
+        if "S3DataSource" in channel.get("DataSource", {})
+    ]
 
 
 def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: StepContext) -> StepResult:
@@ -111,7 +127,7 @@ def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: Step
         (base / folder).mkdir(parents=True, exist_ok=True)
     env = environment(sandbox, {str(k): str(v) for k, v in (job.get("Environment") or {}).items()})
     try:
-        run_process(image.command(), env, sandbox, timeout_of(job), f"training job {job_name}")
+        ctx.jobs.run(image.command(), env, sandbox, timeout_of(job), f"training job {job_name}")
     except JobFailed as failure:
         reason = read_reason(base / "output" / "failure")
         if reason:
@@ -135,3 +151,7 @@ def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: Step
         "FinalMetricDataList": final_metrics(sandbox.log, list(spec.get("MetricDefinitions", []))),
     }
     return StepResult(properties=properties, produced=produced)
+
+
+register(StepRunner(type="Training", run=run_training_step, check=check_image, job=True, cacheable=True,
+                    inputs=input_uris))
