@@ -20,6 +20,7 @@ from mlops.local.workdir import WorkDir
 from tests.local.conftest import (
     ANALYZER_IMAGE,
     BUCKET,
+    IMAGES,
     TRAINING_IMAGE,
     definition,
     executor,
@@ -251,7 +252,7 @@ def test_dependency_cycle_is_refused() -> None:
     a = processing_step("A", "print()", DependsOn=["B"])
     b = processing_step("B", "print()", DependsOn=["A"])
     with pytest.raises(UnsupportedDefinitionError, match="cycle"):
-        check_definition(definition(a, b))
+        check_definition(definition(a, b), IMAGES)
 
 
 def test_max_runtime_stops_a_step_that_runs_too_long(work: WorkDir) -> None:

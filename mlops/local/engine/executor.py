@@ -23,6 +23,7 @@ from config.arns import arn
 from mlops.local.engine.cache import CacheEntry, StepCache, cache_key, expire_after, input_digests
 from mlops.local.engine.checks import branches, check_definition
 from mlops.local.engine.expressions import ExpressionError, Scope, evaluate, resolve_parameters
+from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.jobs import JobFailed, JobTable, Sandbox, log_tail
 from mlops.local.engine.record import RUN_RECORD, ExecutionRecord, StepRecord, now
 from mlops.local.engine.registry import StepRunner, runner_of
@@ -46,6 +47,7 @@ class ExecutorSettings:
     account: str
     code_tag: str
     sagemaker: Callable[[], Any]
+    images: ImageCatalog
     max_parallel: int = max(1, os.cpu_count() or 1)
     backoff_scale: float = LOCAL_BACKOFF_SCALE
     use_cache: bool = True
@@ -61,7 +63,7 @@ class Executor:
         self.definition = definition
         self.settings = settings
         self.observer = observer or (lambda record: None)
-        self.dependencies = check_definition(definition)
+        self.dependencies = check_definition(definition, settings.images)
         self.steps = {str(step["Name"]): step for step in iter_steps(dict(definition))}
         self.order = list(self.steps)
         self.branches = branches(definition)
@@ -217,6 +219,7 @@ class Executor:
             work=self.settings.work, execution_id=self.settings.execution_id,
             pipeline_name=self.settings.pipeline_name, region=self.settings.region, account=self.settings.account,
             sandbox=sandbox, scope=scope, sagemaker=self.settings.sagemaker, jobs=self.jobs,
+            images=self.settings.images,
         )
         try:
             result = self._run_with_cache(step, runner, record, context)

@@ -1,11 +1,13 @@
-"""Container images as local commands: the image name in a URI picks the project code that image holds."""
+"""Container images as local commands: the repository in an image URI picks the project code that image holds."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from config.images import IMAGES as PROJECT_IMAGES
+from config.naming import Names
 from mlops.local.errors import UnsupportedDefinitionError
 
 # The prebuilt SageMaker Model Monitor analyzer; containers.monitor implements its contract.
@@ -54,15 +56,25 @@ def repository_of(uri: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-def image_for(uri: str) -> Image:
-    """The project image an image URI names; UnsupportedDefinitionError naming any other image."""
-    repository = repository_of(str(uri))
-    if repository == ANALYZER_REPOSITORY:
-        return IMAGES["monitor"]
-    for kind, image in IMAGES.items():
-        if repository == kind or repository.endswith(f"-{kind}"):
-            return image
-    raise UnsupportedDefinitionError(
-        f"image {uri!r} is not one of the project's images ({', '.join(IMAGES)}) or the Model Monitor "
-        "analyzer; local mode cannot run it"
-    )
+@dataclass(frozen=True)
+class ImageCatalog:
+    """The images local mode runs, by exact ECR repository name: the project's own repositories of the
+    environment in use (`config/naming.py`) and the Model Monitor analyzer. Anything else is refused by
+    name: a `pytorch-training` image is somebody else's, whatever its name ends with."""
+
+    repositories: Mapping[str, Image]
+
+    @classmethod
+    def of(cls, names: Names) -> ImageCatalog:
+        repositories = {names.ecr_repository(kind): IMAGES[kind] for kind in PROJECT_IMAGES}
+        return cls({**repositories, ANALYZER_REPOSITORY: IMAGES["monitor"]})
+
+    def image_for(self, uri: str) -> Image:
+        """The image an image URI names; UnsupportedDefinitionError naming any other image."""
+        image = self.repositories.get(repository_of(str(uri)))
+        if image is None:
+            raise UnsupportedDefinitionError(
+                f"image {uri!r} is not one of the project's images ({', '.join(sorted(self.repositories))}); "
+                "local mode cannot run it"
+            )
+        return image

@@ -1,9 +1,11 @@
 """Step types: one runner each, registered by its own module under `runners/`.
 
-As the SageMaker SDK's local pipeline (`sagemaker/local/pipeline.py`, one `_StepExecutor` subclass
-per step type picked by a factory) and kfp's local runner do, a step type is spelled in exactly one
-place: its runner. The checks, the executor and the cache ask the registry whether a type runs, what
-it refuses before the run, whether it is a job or cacheable, and which properties it produces.
+As the SageMaker SDK's local pipeline (`sagemaker/local/pipeline.py`, in v3
+`sagemaker-mlops/.../local/pipeline.py`: one `_StepExecutor` subclass per step type, picked by
+`_StepExecutorFactory`) and kfp's local runner do, a step type is spelled in exactly one place: its
+runner, which registers itself, so no factory lists the types. The checks, the executor and the
+cache ask the registry whether a type runs, what it refuses before the run, whether it is a job or
+cacheable, and which properties it produces.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.runners.context import StepContext, StepResult
 from mlops.local.errors import UnsupportedDefinitionError
 
@@ -24,7 +27,14 @@ Step = Mapping[str, Any]
 Run = Callable[[Step, Any, StepContext], StepResult]
 
 
-def _nothing(_: Step) -> None:
+@dataclass(frozen=True)
+class CheckContext:
+    """What a runner's check may consult about the run before anything runs."""
+
+    images: ImageCatalog
+
+
+def _nothing(_: Step, __: CheckContext) -> None:
     return None
 
 
@@ -44,7 +54,7 @@ class StepRunner:
     run: Run
     # Refuses, before anything runs, what this runner cannot do with the step (raises
     # UnsupportedDefinitionError naming the step); receives the step as written, unevaluated.
-    check: Callable[[Step], None] = _nothing
+    check: Callable[[Step, CheckContext], None] = _nothing
     # Top-level names of the properties the step produces (what `Get Steps.<name>.<property>...`
     # may read); empty: any name (not checked).
     properties: frozenset[str] = frozenset()

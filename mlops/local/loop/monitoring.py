@@ -26,6 +26,7 @@ from deployment.monitoring import (
     window_times,
 )
 from mlops.local.engine.expressions import Scope
+from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.jobs import JobFailed, JobTable, Sandbox
 from mlops.local.engine.runners.context import StepContext
 from mlops.local.engine.runners.processing import run_processing_job
@@ -90,7 +91,7 @@ def run_monitoring(
     context = StepContext(
         work=work, execution_id=execution_id, pipeline_name=names.monitoring_schedule, region=names.region,
         account=names.account, sandbox=sandbox, scope=Scope(parameters={}, execution={}),
-        sagemaker=lambda: None, jobs=jobs,
+        sagemaker=lambda: None, jobs=jobs, images=ImageCatalog.of(names),
     )
     try:
         run_processing_job(job, context, sandbox, job_label)

@@ -22,6 +22,7 @@ from mlops.local.aws.state import load_state, newest_approved_in_state
 from mlops.local.engine.definitions import DefinitionBuild
 from mlops.local.engine.executor import Executor, ExecutorSettings
 from mlops.local.engine.expressions import PropertyFileRef, Scope, property_file_uri, resolve_parameters
+from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.record import ExecutionRecord, StepRecord
 from mlops.local.errors import LocalModeError
 from mlops.local.faults import crash_point
@@ -183,7 +184,7 @@ def run_pipeline(ctx: RunContext, aws: LocalAws, definition: dict[str, Any],
     settings = ExecutorSettings(
         work=ctx.work, execution_id=ctx.execution_id, pipeline_name=ctx.names.pipeline,
         region=aws.region, account=aws.account, code_tag=source_tag(), sagemaker=lambda: sm,
-        ledger=ctx.work.children_root,
+        images=ImageCatalog.of(ctx.names), ledger=ctx.work.children_root,
     )
     if ctx.options.max_parallel:
         settings.max_parallel = ctx.options.max_parallel

@@ -18,6 +18,7 @@ from deployment.endpoint import VARIANT, capture_destination
 from mlops.local.aws.moto_server import LocalAws
 from mlops.local.aws.state import save_state
 from mlops.local.engine.expressions import resolve_parameters
+from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.jobs import JobTable
 from mlops.local.engine.record import RUN_RECORD, ExecutionRecord
 from mlops.local.errors import LocalModeError
@@ -97,7 +98,7 @@ class RunContext:
         self.endpoint = start_endpoint(
             self.work, model, self.run_dir / "serve", endpoint_name=self.names.endpoint, variant=VARIANT,
             capture_dir=capture_dir, capture_percent=float(self.env.endpoint.data_capture_percent),
-            ledger=self.work.children_root,
+            images=ImageCatalog.of(self.names), ledger=self.work.children_root,
         )
         return self.endpoint
 

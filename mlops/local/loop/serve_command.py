@@ -16,6 +16,7 @@ from config.naming import Names
 from config.settings import load_environment
 from deployment.endpoint import VARIANT, capture_destination
 from mlops.local.aws.state import REGISTRY_FILE, STATE_VERSION
+from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.jobs import log_tail
 from mlops.local.errors import LocalModeError
 from mlops.local.loop.serving import Endpoint, free_port, model_of, start_endpoint
@@ -77,7 +78,8 @@ def serve(args: argparse.Namespace) -> int:
     port = free_port() if args.port is None else args.port
     endpoint = start_endpoint(work, model, work.root / SERVE_FOLDER / f"port-{port}", endpoint_name=names.endpoint,
                               variant=VARIANT, capture_dir=capture_dir,
-                              capture_percent=float(env.endpoint.data_capture_percent), port=port)
+                              capture_percent=float(env.endpoint.data_capture_percent),
+                              images=ImageCatalog.of(names), port=port)
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         endpoint.wait_ready()

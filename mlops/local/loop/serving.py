@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from deployment.endpoint import SERVING_ENVIRONMENT
-from mlops.local.engine.images import image_for
+from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.jobs import Sandbox, environment, log_tail, spawn
 from mlops.local.errors import LocalModeError
 from mlops.local.workdir import WorkDir
@@ -150,10 +150,11 @@ def unpack_model(work: WorkDir, model_data: str, model_dir: Path) -> None:
 
 def start_endpoint(
     work: WorkDir, model: ServedModel, folder: Path, *, endpoint_name: str, variant: str,
-    capture_dir: Path, capture_percent: float, port: int | None = None, ledger: Path | None = None,
+    capture_dir: Path, capture_percent: float, images: ImageCatalog, port: int | None = None,
+    ledger: Path | None = None,
 ) -> Endpoint:
     """Start `serve` of the model's image with the model in `/opt/ml/model`; `wait_ready()` before use."""
-    image = image_for(model.image)
+    image = images.image_for(model.image)
     if image.kind != "inference":
         raise LocalModeError(f"version {model.version}: image {model.image!r} is not the inference image")
     sandbox = Sandbox(folder)

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlops.local.engine.expressions import CONDITION_TYPES, condition_holds, condition_types_in
-from mlops.local.engine.registry import StepRunner, register
+from mlops.local.engine.registry import CheckContext, StepRunner, register
 from mlops.local.engine.runners.context import StepContext, StepResult
 from mlops.local.errors import UnsupportedDefinitionError
 
 
-def check_condition_step(step: Mapping[str, Any]) -> None:
+def check_condition_step(step: Mapping[str, Any], _: CheckContext) -> None:
     for condition in step["Arguments"].get("Conditions", []):
         for condition_type in condition_types_in(condition):
             if condition_type not in CONDITION_TYPES:

@@ -9,6 +9,7 @@ from typing import Any
 
 from config.arns import arn
 from mlops.local.engine.expressions import Scope
+from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.jobs import JobTable, Sandbox
 from mlops.local.workdir import WorkDir
 
@@ -29,6 +30,8 @@ class StepContext:
     sagemaker: Callable[[], Any]
     # Where the step's job processes are started (and stopped when the run is interrupted).
     jobs: JobTable
+    # The images this run may run (the project's repositories and the Model Monitor analyzer).
+    images: ImageCatalog
 
     def job_name(self, step: str) -> str:
         """`pipelines-<execution>-<step>`, as SageMaker Pipelines names the jobs it starts."""

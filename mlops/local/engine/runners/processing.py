@@ -6,7 +6,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from mlops.local.engine.images import image_for
 from mlops.local.engine.jobs import (
     JobFailed,
     Sandbox,
@@ -16,7 +15,7 @@ from mlops.local.engine.jobs import (
     timeout_of,
     upload_output,
 )
-from mlops.local.engine.registry import StepRunner, register
+from mlops.local.engine.registry import CheckContext, StepRunner, register
 from mlops.local.engine.runners.context import StepContext, StepResult
 from mlops.local.errors import UnsupportedDefinitionError
 
@@ -54,7 +53,7 @@ def _outputs(job: Mapping[str, Any], step: str) -> list[Mapping[str, Any]]:
 def run_processing_job(job: Mapping[str, Any], ctx: StepContext, sandbox: Sandbox, step: str) -> dict[str, Any]:
     """Run one processing job in `sandbox`; its DescribeProcessingJob-shaped properties."""
     app = job["AppSpecification"]
-    image = image_for(app["ImageUri"])
+    image = ctx.images.image_for(app["ImageUri"])
     arguments = app.get("ContainerArguments")
     command = image.command(
         app.get("ContainerEntrypoint"),
@@ -97,11 +96,11 @@ def run_processing_job(job: Mapping[str, Any], ctx: StepContext, sandbox: Sandbo
     return properties
 
 
-def check_image(step: Mapping[str, Any]) -> None:
+def check_image(step: Mapping[str, Any], check: CheckContext) -> None:
     """The job's image must be one local mode can run (a Get is resolved at run time)."""
     uri = step.get("Arguments", {}).get("AppSpecification", {}).get("ImageUri")
     if isinstance(uri, str):
-        image_for(uri)
+        check.images.image_for(uri)
 
 
 def input_uris(arguments: Mapping[str, Any]) -> list[str]:

@@ -9,7 +9,6 @@ from typing import Any
 
 from mlops import registry
 from mlops.local.engine.expressions import evaluate
-from mlops.local.engine.images import image_for
 from mlops.local.engine.jobs import JobFailed, Sandbox
 from mlops.local.engine.registry import StepRunner, register
 from mlops.local.engine.runners.context import StepContext, StepResult
@@ -60,7 +59,7 @@ def run_quality_check_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx:
             f"step {name}: QualityCheck CheckType {check_type!r} is not supported locally "
             f"(supported: {', '.join(CHECK_TYPES)})"
         )
-    if image_for(job["AppSpecification"]["ImageUri"]).kind != "monitor":
+    if ctx.images.image_for(job["AppSpecification"]["ImageUri"]).kind != "monitor":
         raise UnsupportedDefinitionError(f"step {name}: a data-quality check runs the Model Monitor analyzer image")
     properties = run_processing_job(job, ctx, ctx.sandbox, name)
     produced = output_uris(properties)

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlops.local.engine.images import image_for
 from mlops.local.engine.jobs import (
     JobFailed,
     environment,
@@ -17,7 +16,7 @@ from mlops.local.engine.jobs import (
     stage_input,
     timeout_of,
 )
-from mlops.local.engine.registry import StepRunner, register
+from mlops.local.engine.registry import CheckContext, StepRunner, register
 from mlops.local.engine.runners.context import StepContext, StepResult
 from mlops.local.errors import UnsupportedDefinitionError
 from mlops.local.workdir import join_s3
@@ -62,11 +61,11 @@ def final_metrics(log: Path, definitions: list[Mapping[str, Any]]) -> list[dict[
     return found
 
 
-def check_image(step: Mapping[str, Any]) -> None:
+def check_image(step: Mapping[str, Any], check: CheckContext) -> None:
     """The job's image must be one local mode can run (a Get is resolved at run time)."""
     uri = step.get("Arguments", {}).get("AlgorithmSpecification", {}).get("TrainingImage")
     if isinstance(uri, str):
-        image_for(uri)
+        check.images.image_for(uri)
 
 
 def input_uris(arguments: Mapping[str, Any]) -> list[str]:
@@ -86,7 +85,7 @@ def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: Step
     mode = spec.get("TrainingInputMode", "File")
     if mode not in ("File", "FastFile"):
         raise UnsupportedDefinitionError(f"step {name}: TrainingInputMode {mode!r} is not supported locally")
-    image = image_for(str(spec["TrainingImage"]))
+    image = ctx.images.image_for(str(spec["TrainingImage"]))
     if image.kind != "training":
         raise UnsupportedDefinitionError(f"step {name}: image {spec['TrainingImage']!r} has no `train` command")
     sandbox = ctx.sandbox
