@@ -125,12 +125,17 @@ class Executor:
         )
         scope = self._scope(parameters, self.record.started)
         skipped: set[str] = set()
+        # What the main loop has collected: the schedule reads only this, never the records the worker
+        # threads write, since a worker records Succeeded before the loop has applied its outcome
+        # (a Condition step's branch not taken).
+        ended: dict[str, str] = {}
         if resume:
             for name, previous in resume.steps.items():
                 if name in self.record.steps and previous.status == "Succeeded":
                     previous.reused = True
                     self.record.steps[name] = previous
                     self.properties[name] = previous.properties or {}
+                    ended[name] = previous.status
                     if previous.outcome is not None:
                         skipped |= self._not_taken(name, previous.outcome)
         self.record.save(self.run_dir / RUN_RECORD)
@@ -144,7 +149,7 @@ class Executor:
             try:
                 while True:
                     if failure is None:
-                        self._submit_ready(pool, running, scope, skipped)
+                        self._submit_ready(pool, running, scope, skipped, ended)
                     if not running:
                         break
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -158,6 +163,7 @@ class Executor:
                             continue
                         if result is not None and result.outcome is not None:
                             skipped |= self._not_taken(name, result.outcome)
+                        ended[name] = "Succeeded"
             except KeyboardInterrupt as interrupt:
                 # Stop the running jobs (no retries), record them as failed, so --resume can continue.
                 self.aborted.set()
@@ -189,20 +195,20 @@ class Executor:
         return set(else_steps if outcome else if_steps)
 
     def _submit_ready(self, pool: ThreadPoolExecutor, running: dict[Future[StepResult | None], str],
-                      scope: Scope, skipped: set[str]) -> None:
+                      scope: Scope, skipped: set[str], ended: dict[str, str]) -> None:
         assert self.record is not None
         changed = True
         while changed:
             changed = False
             for name in self.order:
-                step = self.record.steps[name]
-                if step.status != "Pending" or name in running.values():
+                if name in ended or name in running.values():
                     continue
-                needs = [self.record.steps[dependency] for dependency in self.dependencies.get(name, set())]
-                if not all(need.status in DONE for need in needs):
+                needs = [ended.get(dependency) for dependency in self.dependencies.get(name, set())]
+                if not all(need in DONE for need in needs):
                     continue
-                if name in skipped or any(need.status == "NotExecuted" for need in needs):
-                    self._update(step, status="NotExecuted", detail="branch not taken")
+                if name in skipped or "NotExecuted" in needs:
+                    ended[name] = "NotExecuted"
+                    self._update(self.record.steps[name], status="NotExecuted", detail="branch not taken")
                     changed = True
                     continue
                 running[pool.submit(self._execute, name, scope)] = name
