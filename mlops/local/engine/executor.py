@@ -262,7 +262,9 @@ class Executor:
         key = None
         if enabled and runner.cacheable and self.settings.use_cache:
             digests = input_digests(self.settings.work, runner.inputs(arguments))
-            key = cache_key(step, arguments, self.settings.execution_id, self.settings.code_tag, digests)
+            # The step's own settings may hold parameters too (a QualityCheck's SkipCheck): keyed by value.
+            settings = evaluate({k: v for k, v in step.items() if k != "Arguments"}, context.scope)
+            key = cache_key(settings, arguments, self.settings.execution_id, self.settings.code_tag, digests)
             entry = self.cache.lookup(key, datetime.now(UTC), expiry)
             if entry is not None:
                 self._update(record, cache_key=key, cached_from=entry.execution_id)

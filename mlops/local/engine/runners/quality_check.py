@@ -10,9 +10,9 @@ from typing import Any
 from mlops import registry
 from mlops.local.engine.expressions import evaluate
 from mlops.local.engine.jobs import JobFailed, Sandbox
-from mlops.local.engine.registry import StepRunner, register
+from mlops.local.engine.registry import CheckContext, StepRunner, register
 from mlops.local.engine.runners.context import StepContext, StepResult
-from mlops.local.engine.runners.processing import check_image, input_uris, output_uris, run_processing_job
+from mlops.local.engine.runners.processing import input_uris, output_uris, run_processing_job
 from mlops.local.errors import UnsupportedDefinitionError
 from mlops.local.workdir import join_s3
 
@@ -51,16 +51,40 @@ def _check_job(job: Mapping[str, Any], statistics: str | None, constraints: str 
     return check
 
 
-def run_quality_check_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: StepContext) -> StepResult:
-    name = str(step["Name"])
+# SageMaker's defaults for the step's flags when absent or null; the SDK renders FailOnViolation
+# (default True) and a ParameterBoolean may stand for any of them.
+FLAG_DEFAULTS = {"SkipCheck": False, "RegisterNewBaseline": False, "FailOnViolation": True}
+
+
+def check_quality_check_step(step: Mapping[str, Any], check: CheckContext) -> None:
+    name = step.get("Name")
     check_type = step.get("CheckType")
     if check_type not in CHECK_TYPES:
         raise UnsupportedDefinitionError(
-            f"step {name}: QualityCheck CheckType {check_type!r} is not supported locally "
+            f"step {name!r}: QualityCheck CheckType {check_type!r} is not supported locally "
             f"(supported: {', '.join(CHECK_TYPES)})"
         )
+    image = step.get("Arguments", {}).get("AppSpecification", {}).get("ImageUri")
+    if isinstance(image, str) and check.images.image_for(image).kind != "monitor":
+        raise UnsupportedDefinitionError(f"step {name!r}: a data-quality check runs the Model Monitor analyzer image")
+
+
+def flag(step: Mapping[str, Any], key: str, ctx: StepContext) -> bool:
+    """A step flag evaluated (it may be a parameter); absent or null is SageMaker's default."""
+    value = evaluate(step.get(key), ctx.scope)
+    if value is None:
+        return FLAG_DEFAULTS[key]
+    if not isinstance(value, bool):
+        raise UnsupportedDefinitionError(f"step {step['Name']}: {key} is {value!r}, not a Boolean")
+    return value
+
+
+def run_quality_check_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: StepContext) -> StepResult:
+    name = str(step["Name"])
+    check_type = step.get("CheckType")
     if ctx.images.image_for(job["AppSpecification"]["ImageUri"]).kind != "monitor":
         raise UnsupportedDefinitionError(f"step {name}: a data-quality check runs the Model Monitor analyzer image")
+    skip_check, register_new = flag(step, "SkipCheck", ctx), flag(step, "RegisterNewBaseline", ctx)
     properties = run_processing_job(job, ctx, ctx.sandbox, name)
     produced = output_uris(properties)
     if not produced:
@@ -71,24 +95,24 @@ def run_quality_check_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx:
                 evaluate(step.get("SuppliedBaselineConstraints"), ctx.scope))
     group = step.get("ModelPackageGroupName")
     registered: tuple[str | None, str | None] = (None, None)
-    if not step.get("RegisterNewBaseline") and not any(supplied) and group:
+    if not register_new and not any(supplied) and group:
         registered = registered_baseline(ctx.sagemaker(), str(group))
     previous = supplied if any(supplied) else registered
     result: dict[str, Any] = {
         **properties,
         "CheckType": check_type,
-        "SkipCheck": bool(step.get("SkipCheck")),
-        "RegisterNewBaseline": bool(step.get("RegisterNewBaseline")),
+        "SkipCheck": skip_check,
+        "RegisterNewBaseline": register_new,
         "CalculatedBaselineStatistics": calculated[0],
         "CalculatedBaselineConstraints": calculated[1],
     }
-    used = calculated if step.get("RegisterNewBaseline") else previous
+    used = calculated if register_new else previous
     if used[0]:
         result["BaselineUsedForDriftCheckStatistics"] = used[0]
     if used[1]:
         result["BaselineUsedForDriftCheckConstraints"] = used[1]
     detail = "new baseline"
-    if not step.get("SkipCheck"):
+    if not skip_check:
         if not any(previous):
             raise JobFailed(
                 f"no baseline to check against: supply one or register a model in {group!r} first", "client"
@@ -104,11 +128,11 @@ def run_quality_check_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx:
         violations = json.loads(ctx.work.s3_path(report_uri).read_text(encoding="utf-8")).get("violations", [])
         result["ViolationReport"] = report_uri
         detail = f"{len(violations)} violation(s) against the previous baseline"
-        if violations and step.get("FailOnViolation", True):
+        if violations and flag(step, "FailOnViolation", ctx):
             listed = "; ".join(f"{v.get('feature_name')}: {v.get('constraint_check_type')}" for v in violations[:5])
             raise JobFailed(f"ClientError: quality check found {len(violations)} violation(s): {listed}", "client")
     return StepResult(properties=result, detail=detail, produced=list(calculated))
 
 
-register(StepRunner(type="QualityCheck", run=run_quality_check_step, check=check_image, job=True, cacheable=True,
-                    inputs=input_uris))
+register(StepRunner(type="QualityCheck", run=run_quality_check_step, check=check_quality_check_step, job=True,
+                    cacheable=True, inputs=input_uris))
