@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from config.images import IMAGES as PROJECT_IMAGES
 from config.naming import Names
@@ -31,13 +32,20 @@ class Image:
         else:
             program = list(self.entrypoint)
             default = self.default_arguments
-        if program[0] not in PYTHON_COMMANDS:
-            raise UnsupportedDefinitionError(
-                f"image {self.kind!r}: entrypoint {program[0]!r} is not a Python interpreter; "
-                "local mode runs the project's Python code only"
-            )
+        check_entrypoint(program, f"image {self.kind!r}")
         # The container's python is this virtualenv's interpreter, which has the project installed.
         return [sys.executable, *program[1:], *(arguments if arguments is not None else default)]
+
+
+def check_entrypoint(entrypoint: Any, where: str) -> None:
+    """Refuse an entrypoint whose program is not a Python interpreter (a Get is resolved later):
+    the container's python is this virtualenv's; any other program is not in it."""
+    if isinstance(entrypoint, (list, tuple)) and entrypoint and isinstance(entrypoint[0], str) \
+            and entrypoint[0] not in PYTHON_COMMANDS:
+        raise UnsupportedDefinitionError(
+            f"{where}: entrypoint {entrypoint[0]!r} is not a Python interpreter "
+            f"({', '.join(PYTHON_COMMANDS)}); local mode runs the project's Python code only"
+        )
 
 
 IMAGES = {

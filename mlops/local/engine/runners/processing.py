@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from mlops.local.engine.images import check_entrypoint
 from mlops.local.engine.jobs import (
     JobFailed,
     Sandbox,
@@ -54,11 +55,7 @@ def run_processing_job(job: Mapping[str, Any], ctx: StepContext, sandbox: Sandbo
     """Run one processing job in `sandbox`; its DescribeProcessingJob-shaped properties."""
     app = job["AppSpecification"]
     image = ctx.images.image_for(app["ImageUri"])
-    arguments = app.get("ContainerArguments")
-    command = image.command(
-        app.get("ContainerEntrypoint"),
-        [sandbox.rewrite(str(argument)) for argument in arguments] if arguments is not None else None,
-    )
+    command = image.command(*container_command(app, sandbox))
     inputs = [(item.get("InputName", "?"), _check_input(item, step)) for item in job.get("ProcessingInputs", [])]
     outputs = _outputs(job, step)
     for name, s3 in inputs:
@@ -96,11 +93,22 @@ def run_processing_job(job: Mapping[str, Any], ctx: StepContext, sandbox: Sandbo
     return properties
 
 
+def container_command(spec: Mapping[str, Any], sandbox: Sandbox) -> tuple[list[str] | None, list[str] | None]:
+    """(ContainerEntrypoint, ContainerArguments) with their /opt/ml paths moved into the sandbox: a
+    script processor's entrypoint names its code under /opt/ml/processing/input/code/."""
+    entrypoint, arguments = spec.get("ContainerEntrypoint"), spec.get("ContainerArguments")
+    return ([sandbox.rewrite(str(part)) for part in entrypoint] if entrypoint else None,
+            [sandbox.rewrite(str(part)) for part in arguments] if arguments is not None else None)
+
+
 def check_image(step: Mapping[str, Any], check: CheckContext) -> None:
-    """The job's image must be one local mode can run (a Get is resolved at run time)."""
-    uri = step.get("Arguments", {}).get("AppSpecification", {}).get("ImageUri")
+    """The job's image must be one local mode can run and its entrypoint a Python one (a Get is
+    resolved at run time)."""
+    app = step.get("Arguments", {}).get("AppSpecification", {})
+    uri = app.get("ImageUri")
     if isinstance(uri, str):
         check.images.image_for(uri)
+    check_entrypoint(app.get("ContainerEntrypoint"), f"step {step.get('Name')!r}")
 
 
 def input_uris(arguments: Mapping[str, Any]) -> list[str]:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlops.local.engine.images import check_entrypoint
 from mlops.local.engine.jobs import (
     JobFailed,
     environment,
@@ -18,6 +19,7 @@ from mlops.local.engine.jobs import (
 )
 from mlops.local.engine.registry import CheckContext, StepRunner, register
 from mlops.local.engine.runners.context import StepContext, StepResult
+from mlops.local.engine.runners.processing import container_command
 from mlops.local.errors import UnsupportedDefinitionError
 from mlops.local.workdir import join_s3
 
@@ -62,10 +64,13 @@ def final_metrics(log: Path, definitions: list[Mapping[str, Any]]) -> list[dict[
 
 
 def check_image(step: Mapping[str, Any], check: CheckContext) -> None:
-    """The job's image must be one local mode can run (a Get is resolved at run time)."""
-    uri = step.get("Arguments", {}).get("AlgorithmSpecification", {}).get("TrainingImage")
+    """The job's image must be one local mode can run, and its ContainerEntrypoint a Python one (a
+    Get is resolved at run time); a foreign image's entrypoint never falls back to our trainer."""
+    spec = step.get("Arguments", {}).get("AlgorithmSpecification", {})
+    uri = spec.get("TrainingImage")
     if isinstance(uri, str):
         check.images.image_for(uri)
+    check_entrypoint(spec.get("ContainerEntrypoint"), f"step {step.get('Name')!r}")
 
 
 def input_uris(arguments: Mapping[str, Any]) -> list[str]:
@@ -126,7 +131,8 @@ def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: Step
         (base / folder).mkdir(parents=True, exist_ok=True)
     env = environment(sandbox, {str(k): str(v) for k, v in (job.get("Environment") or {}).items()})
     try:
-        ctx.jobs.run(image.command(), env, sandbox, timeout_of(job), f"training job {job_name}")
+        command = image.command(*container_command(spec, sandbox))
+        ctx.jobs.run(command, env, sandbox, timeout_of(job), f"training job {job_name}")
     except JobFailed as failure:
         reason = read_reason(base / "output" / "failure")
         if reason:
