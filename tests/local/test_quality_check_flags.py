@@ -45,6 +45,8 @@ def test_flags_given_as_parameters_take_the_parameter_values(work: WorkDir) -> N
     assert tolerant.properties is not None
     assert tolerant.properties["SkipCheck"] is False
     assert "ViolationReport" in tolerant.properties
+    assert tolerant.properties["CheckJobArn"] == tolerant.properties["ProcessingJobArn"]
+    assert tolerant.properties["ModelPackageGroupName"] == "demo-models"
     skipped = executor(pipeline, work, "run4").run({"Skip": "true"}).steps["Baseline"]
     assert skipped.properties is not None
     assert skipped.properties["SkipCheck"] is True

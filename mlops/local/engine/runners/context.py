@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from config.arns import arn
@@ -40,6 +41,11 @@ class StepContext:
 
     def arn(self, resource: str, name: str) -> str:
         return arn("sagemaker", f"{resource}/{name.lower()}", region=self.region, account=self.account)
+
+
+def timestamp() -> str:
+    """A property's time (CreationTime, TrainingStartTime, ...): UTC, ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass

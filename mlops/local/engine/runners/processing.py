@@ -17,10 +17,18 @@ from mlops.local.engine.jobs import (
     upload_output,
 )
 from mlops.local.engine.registry import CheckContext, StepRunner, register
-from mlops.local.engine.runners.context import StepContext, StepResult
+from mlops.local.engine.runners.context import StepContext, StepResult, timestamp
 from mlops.local.errors import UnsupportedDefinitionError
 
 RESOURCE_CONFIG = {"current_host": "algo-1", "hosts": ["algo-1"]}
+# DescribeProcessingJob's response members (the step's properties), and the step's property files.
+PROPERTIES = frozenset({
+    "AppSpecification", "AutoMLJobArn", "CreationTime", "Environment", "ExitMessage", "ExperimentConfig",
+    "FailureReason", "LastModifiedTime", "MonitoringScheduleArn", "NetworkConfig", "ProcessingEndTime",
+    "ProcessingInputs", "ProcessingJobArn", "ProcessingJobName", "ProcessingJobStatus", "ProcessingOutputConfig",
+    "ProcessingResources", "ProcessingStartTime", "RoleArn", "StoppingCondition", "TrainingJobArn",
+    "PropertyFiles",
+})
 
 
 def _check_input(item: Mapping[str, Any], step: str) -> Mapping[str, Any]:
@@ -53,11 +61,13 @@ def _outputs(job: Mapping[str, Any], step: str) -> list[Mapping[str, Any]]:
 
 def run_processing_job(job: Mapping[str, Any], ctx: StepContext, sandbox: Sandbox, step: str) -> dict[str, Any]:
     """Run one processing job in `sandbox`; its DescribeProcessingJob-shaped properties."""
+    created = timestamp()
     app = job["AppSpecification"]
     image = ctx.images.image_for(app["ImageUri"])
     command = image.command(*container_command(app, sandbox))
     inputs = [(item.get("InputName", "?"), _check_input(item, step)) for item in job.get("ProcessingInputs", [])]
     outputs = _outputs(job, step)
+    started = timestamp()
     for name, s3 in inputs:
         stage_input(ctx.work, str(s3["S3Uri"]), sandbox.container_path(str(s3["LocalPath"])), str(name))
     for item in outputs:
@@ -86,10 +96,13 @@ def run_processing_job(job: Mapping[str, Any], ctx: StepContext, sandbox: Sandbo
         "ProcessingJobName": name,
         "ProcessingJobArn": ctx.arn("processing-job", name),
         "ProcessingJobStatus": "Completed",
+        "CreationTime": created,
+        "ProcessingStartTime": started,
     }
     message = read_reason(message_file)
     if message:
         properties["ExitMessage"] = message
+    properties["ProcessingEndTime"] = properties["LastModifiedTime"] = timestamp()
     return properties
 
 
@@ -145,5 +158,5 @@ def run_processing_step(step: Mapping[str, Any], arguments: Mapping[str, Any], c
     return StepResult(properties=properties, produced=output_uris(properties))
 
 
-register(StepRunner(type="Processing", run=run_processing_step, check=check_image, job=True, cacheable=True,
-                    inputs=input_uris))
+register(StepRunner(type="Processing", run=run_processing_step, check=check_image, properties=PROPERTIES, job=True,
+                    cacheable=True, inputs=input_uris))

@@ -51,6 +51,12 @@ def _check_job(job: Mapping[str, Any], statistics: str | None, constraints: str 
     return check
 
 
+# QualityCheckStepMetadata's members: the step's properties (SageMaker's step metadata of a check).
+PROPERTIES = frozenset({
+    "BaselineUsedForDriftCheckConstraints", "BaselineUsedForDriftCheckStatistics", "CalculatedBaselineConstraints",
+    "CalculatedBaselineStatistics", "CheckJobArn", "CheckType", "ModelPackageGroupName", "RegisterNewBaseline",
+    "SkipCheck", "ViolationReport",
+})
 # SageMaker's defaults for the step's flags when absent or null; the SDK renders FailOnViolation
 # (default True) and a ParameterBoolean may stand for any of them.
 FLAG_DEFAULTS = {"SkipCheck": False, "RegisterNewBaseline": False, "FailOnViolation": True}
@@ -93,7 +99,7 @@ def run_quality_check_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx:
     calculated = (join_s3(output, STATISTICS_FILE), join_s3(output, CONSTRAINTS_FILE))
     supplied = (evaluate(step.get("SuppliedBaselineStatistics"), ctx.scope),
                 evaluate(step.get("SuppliedBaselineConstraints"), ctx.scope))
-    group = step.get("ModelPackageGroupName")
+    group = evaluate(step.get("ModelPackageGroupName"), ctx.scope)
     registered: tuple[str | None, str | None] = (None, None)
     if not register_new and not any(supplied) and group:
         registered = registered_baseline(ctx.sagemaker(), str(group))
@@ -105,7 +111,10 @@ def run_quality_check_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx:
         "RegisterNewBaseline": register_new,
         "CalculatedBaselineStatistics": calculated[0],
         "CalculatedBaselineConstraints": calculated[1],
+        "CheckJobArn": properties["ProcessingJobArn"],
     }
+    if group:
+        result["ModelPackageGroupName"] = group
     used = calculated if register_new else previous
     if used[0]:
         result["BaselineUsedForDriftCheckStatistics"] = used[0]
@@ -134,5 +143,5 @@ def run_quality_check_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx:
     return StepResult(properties=result, detail=detail, produced=list(calculated))
 
 
-register(StepRunner(type="QualityCheck", run=run_quality_check_step, check=check_quality_check_step, job=True,
-                    cacheable=True, inputs=input_uris))
+register(StepRunner(type="QualityCheck", run=run_quality_check_step, check=check_quality_check_step,
+                    properties=PROPERTIES, job=True, cacheable=True, inputs=input_uris))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError, ParamValidationError
@@ -12,12 +13,34 @@ from mlops.local.engine.jobs import JobFailed
 from mlops.local.engine.registry import StepRunner, register
 from mlops.local.engine.runners.context import StepContext, StepResult
 
+# DescribeModelPackage's response members: the step's properties.
+PROPERTIES = frozenset({
+    "AdditionalInferenceSpecifications", "ApprovalDescription", "CertifyForMarketplace", "CreatedBy",
+    "CreationTime", "CustomerMetadataProperties", "Domain", "DriftCheckBaselines", "InferenceSpecification",
+    "LastModifiedBy", "LastModifiedTime", "ManagedStorageType", "MetadataProperties", "ModelApprovalStatus",
+    "ModelCard", "ModelLifeCycle", "ModelMetrics", "ModelPackageArn", "ModelPackageDescription",
+    "ModelPackageGroupName", "ModelPackageName", "ModelPackageRegistrationType", "ModelPackageStatus",
+    "ModelPackageStatusDetails", "ModelPackageVersion", "SamplePayloadUrl", "SecurityConfig",
+    "SkipModelValidation", "SourceAlgorithmSpecification", "SourceUri", "Task", "ValidationSpecification",
+})
+
 
 def _without_nulls(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {key: _without_nulls(item) for key, item in value.items() if item is not None}
     if isinstance(value, list):
         return [_without_nulls(item) for item in value]
+    return value
+
+
+def _json_values(value: Any) -> Any:
+    """A boto response as the run record keeps properties: times as ISO 8601 text."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {key: _json_values(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_values(item) for item in value]
     return value
 
 
@@ -48,15 +71,13 @@ def run_register_model_step(step: Mapping[str, Any], arguments: Mapping[str, Any
         transient = status >= 500 or details.get("Code") in ("ThrottlingException", "Throttling")
         raise JobFailed(f"CreateModelPackage: {details.get('Code')}: {details.get('Message')}",
                         "internal" if transient else "client") from error
-    properties = {
-        "ModelPackageArn": arn,
-        "ModelPackageName": described.get("ModelPackageName"),
-        "ModelPackageGroupName": described.get("ModelPackageGroupName"),
-        "ModelPackageVersion": described.get("ModelPackageVersion"),
-        "ModelApprovalStatus": described.get("ModelApprovalStatus"),
-    }
+    # DescribeModelPackage's answer; what the local registry leaves out of it comes from the request
+    # (tags and the client token are no properties), and a versioned package is named after its group.
+    properties = {key: value for key, value in request.items() if key in PROPERTIES}
+    properties |= _json_values({key: value for key, value in described.items() if key != "ResponseMetadata"})
+    properties.setdefault("ModelPackageName", properties.get("ModelPackageGroupName"))
     version = described.get("ModelPackageVersion")
     return StepResult(properties=properties, detail=f"version {version}, {described.get('ModelApprovalStatus')}")
 
 
-register(StepRunner(type="RegisterModel", run=run_register_model_step))
+register(StepRunner(type="RegisterModel", run=run_register_model_step, properties=PROPERTIES))

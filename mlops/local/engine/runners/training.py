@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import tarfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,35 @@ from mlops.local.engine.jobs import (
     timeout_of,
 )
 from mlops.local.engine.registry import CheckContext, StepRunner, register
-from mlops.local.engine.runners.context import StepContext, StepResult
+from mlops.local.engine.runners.context import StepContext, StepResult, timestamp
 from mlops.local.engine.runners.processing import container_command
 from mlops.local.errors import UnsupportedDefinitionError
 from mlops.local.workdir import join_s3
 
 MODEL_ARCHIVE = "model.tar.gz"
 OUTPUT_ARCHIVE = "output.tar.gz"
+# DescribeTrainingJob's response members: the step's properties.
+PROPERTIES = frozenset({
+    "AlgorithmSpecification", "AutoMLJobArn", "BillableTimeInSeconds", "BillableTokenCount", "CheckpointConfig",
+    "CreationTime", "DebugHookConfig", "DebugRuleConfigurations", "DebugRuleEvaluationStatuses",
+    "EnableInterContainerTrafficEncryption", "EnableManagedSpotTraining", "EnableNetworkIsolation", "Environment",
+    "ExperimentConfig", "FailureReason", "FinalMetricDataList", "HyperParameters", "InfraCheckConfig",
+    "InputDataConfig", "LabelingJobArn", "LastModifiedTime", "MlflowConfig", "MlflowDetails", "ModelArtifacts",
+    "ModelPackageConfig", "OutputDataConfig", "OutputModelPackageArn", "ProfilerConfig",
+    "ProfilerRuleConfigurations", "ProfilerRuleEvaluationStatuses", "ProfilingStatus", "ProgressInfo",
+    "RemoteDebugConfig", "ResourceConfig", "RetryStrategy", "RoleArn", "SecondaryStatus",
+    "SecondaryStatusTransitions", "ServerlessJobConfig", "StoppingCondition", "TensorBoardOutputConfig",
+    "TrainingEndTime", "TrainingJobArn", "TrainingJobName", "TrainingJobStatus", "TrainingStartTime",
+    "TrainingTimeInSeconds", "TuningJobArn", "VpcConfig", "WarmPoolStatus",
+})
+# The secondary statuses a completed job went through, with SageMaker's messages.
+TRANSITIONS = (
+    ("Starting", "Preparing the instances for training"),
+    ("Downloading", "Downloading input data"),
+    ("Training", "Training image download completed. Training in progress."),
+    ("Uploading", "Uploading generated training model"),
+    ("Completed", "Training job completed"),
+)
 
 
 def hyperparameter_text(value: Any) -> str:
@@ -42,7 +65,7 @@ def _pack(folder: Path, archive: Path) -> None:
     partial.replace(archive)
 
 
-def final_metrics(log: Path, definitions: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def final_metrics(log: Path, definitions: list[Mapping[str, Any]], when: str) -> list[dict[str, Any]]:
     """The last value each MetricDefinitions regex matches in the job's log (FinalMetricDataList)."""
     if not definitions:
         return []
@@ -57,7 +80,7 @@ def final_metrics(log: Path, definitions: list[Mapping[str, Any]]) -> list[dict[
             last = matches[-1]
             value = last[0] if isinstance(last, tuple) else last
             try:
-                found.append({"MetricName": definition["Name"], "Value": float(value)})
+                found.append({"MetricName": definition["Name"], "Value": float(value), "Timestamp": when})
             except ValueError:
                 continue
     return found
@@ -83,6 +106,7 @@ def input_uris(arguments: Mapping[str, Any]) -> list[str]:
 
 
 def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: StepContext) -> StepResult:
+    times = [timestamp()]  # the start of each of TRANSITIONS, then the end
     name = str(step["Name"])
     spec = job.get("AlgorithmSpecification", {})
     if "TrainingImage" not in spec:
@@ -95,6 +119,8 @@ def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: Step
         raise UnsupportedDefinitionError(f"step {name}: image {spec['TrainingImage']!r} has no `train` command")
     sandbox = ctx.sandbox
     base = sandbox.opt_ml
+    times.append(timestamp())
+    clock = time.perf_counter()
     channels: dict[str, dict[str, str]] = {}
     for channel in job.get("InputDataConfig", []):
         channel_name = str(channel["ChannelName"])
@@ -132,12 +158,14 @@ def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: Step
     env = environment(sandbox, {str(k): str(v) for k, v in (job.get("Environment") or {}).items()})
     try:
         command = image.command(*container_command(spec, sandbox))
+        times.append(timestamp())
         ctx.jobs.run(command, env, sandbox, timeout_of(job), f"training job {job_name}")
     except JobFailed as failure:
         reason = read_reason(base / "output" / "failure")
         if reason:
             raise JobFailed(f"{reason} ({failure.reason})", failure.kind) from None
         raise
+    times.append(timestamp())
     output_prefix = join_s3(str(job["OutputDataConfig"]["S3OutputPath"]), job_name, "output")
     model_uri = join_s3(output_prefix, MODEL_ARCHIVE)
     _pack(base / "model", ctx.work.s3_path(model_uri))
@@ -146,17 +174,32 @@ def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: Step
         output_uri = join_s3(output_prefix, OUTPUT_ARCHIVE)
         _pack(base / "output" / "data", ctx.work.s3_path(output_uri))
         produced.append(output_uri)
+    seconds = max(1, round(time.perf_counter() - clock))
+    times += [timestamp()] * 2
     properties: dict[str, Any] = {
+        "EnableNetworkIsolation": False,
+        "EnableInterContainerTrafficEncryption": False,
+        "EnableManagedSpotTraining": False,
         **job,
         "TrainingJobName": job_name,
         "TrainingJobArn": ctx.arn("training-job", job_name),
         "TrainingJobStatus": "Completed",
         "SecondaryStatus": "Completed",
         "ModelArtifacts": {"S3ModelArtifacts": model_uri},
-        "FinalMetricDataList": final_metrics(sandbox.log, list(spec.get("MetricDefinitions", []))),
+        "FinalMetricDataList": final_metrics(sandbox.log, list(spec.get("MetricDefinitions", [])), times[-1]),
+        "CreationTime": times[0],
+        "TrainingStartTime": times[1],
+        "TrainingEndTime": times[-1],
+        "LastModifiedTime": times[-1],
+        "TrainingTimeInSeconds": seconds,
+        "BillableTimeInSeconds": seconds,
+        "SecondaryStatusTransitions": [
+            {"Status": status, "StartTime": times[index], "EndTime": times[index + 1], "StatusMessage": message}
+            for index, (status, message) in enumerate(TRANSITIONS)
+        ],
     }
     return StepResult(properties=properties, produced=produced)
 
 
-register(StepRunner(type="Training", run=run_training_step, check=check_image, job=True, cacheable=True,
-                    inputs=input_uris))
+register(StepRunner(type="Training", run=run_training_step, check=check_image, properties=PROPERTIES, job=True,
+                    cacheable=True, inputs=input_uris))
