@@ -15,9 +15,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from config.images import REPO_ROOT
+from mlops.local.engine.expressions import text_of
 from mlops.local.faults import crash_point
 from mlops.local.workdir import WorkDir, link_or_copy, prefix_files
 
@@ -102,6 +103,22 @@ def upload_output(work: WorkDir, source: Path, uri: str) -> int:
             link_or_copy(path, target / path.relative_to(source))
             count += 1
     return count
+
+
+def render_strings(job: Mapping[str, Any]) -> dict[str, Any]:
+    """The job request typed as SageMaker types it once the parameters are substituted: Environment
+    values and container arguments are text, a Boolean spelled `true`/`false` as in Std:Join (never
+    Python's `True`), so a plain Get and a Join of the same parameter read alike."""
+    rendered = dict(job)
+    if isinstance(job.get("Environment"), Mapping):
+        rendered["Environment"] = {str(key): text_of(value) for key, value in job["Environment"].items()}
+    for key in ("AppSpecification", "AlgorithmSpecification"):
+        spec = job.get(key)
+        if isinstance(spec, Mapping):
+            rendered[key] = {**spec, **{part: [text_of(item) for item in spec[part]]
+                                        for part in ("ContainerEntrypoint", "ContainerArguments")
+                                        if isinstance(spec.get(part), list)}}
+    return rendered
 
 
 def environment(sandbox: Sandbox, variables: Mapping[str, str]) -> dict[str, str]:

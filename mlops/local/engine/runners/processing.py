@@ -12,6 +12,7 @@ from mlops.local.engine.jobs import (
     Sandbox,
     environment,
     read_reason,
+    render_strings,
     stage_input,
     timeout_of,
     upload_output,
@@ -62,6 +63,7 @@ def _outputs(job: Mapping[str, Any], step: str) -> list[Mapping[str, Any]]:
 def run_processing_job(job: Mapping[str, Any], ctx: StepContext, sandbox: Sandbox, step: str) -> dict[str, Any]:
     """Run one processing job in `sandbox`; its DescribeProcessingJob-shaped properties."""
     created = timestamp()
+    job = render_strings(job)
     app = job["AppSpecification"]
     image = ctx.images.image_for(app["ImageUri"])
     command = image.command(*container_command(app, sandbox))

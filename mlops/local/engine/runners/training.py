@@ -15,6 +15,7 @@ from mlops.local.engine.jobs import (
     JobFailed,
     environment,
     read_reason,
+    render_strings,
     stage_input,
     timeout_of,
 )
@@ -107,6 +108,7 @@ def input_uris(arguments: Mapping[str, Any]) -> list[str]:
 
 def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: StepContext) -> StepResult:
     times = [timestamp()]  # the start of each of TRANSITIONS, then the end
+    job = render_strings(job)
     name = str(step["Name"])
     spec = job.get("AlgorithmSpecification", {})
     if "TrainingImage" not in spec:
