@@ -1,1 +1,1 @@
-"""One runner per pipeline step type, as sagemaker/workflow has one class per step type."""
+"""One runner per pipeline step type; each module registers its type (see ../registry.py)."""
