@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlops import registry
-from mlops.local.approval import AUDIT_PREFIX
+from mlops.local.loop.approval import AUDIT_PREFIX
 from mlops.registry import ObjectReader
 from pipelines import lineage
 

@@ -11,9 +11,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from mlops.local.engine.record import RUN_RECORD
 from mlops.local.errors import LocalModeError
-from mlops.local.executor import RUN_RECORD
-from mlops.local.summary import RunSummary
+from mlops.local.loop.summary import RunSummary
 from mlops.local.workdir import DEFAULT_WORK_DIR
 from mlops.registry import RegistryAccess
 
@@ -21,7 +21,7 @@ console = Console(highlight=False, soft_wrap=True)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mlops.local.loop import LocalRunOptions, new_run_context, run_local
+    from mlops.local.loop.run import LocalRunOptions, new_run_context, run_local
 
     options = LocalRunOptions(
         env_name=args.env, work_dir=Path(args.work_dir), data=Path(args.data) if args.data else None,
@@ -94,8 +94,8 @@ def local_registry(env_name: str, work_dir: Path, *, changes: bool) -> Iterator[
     """The registry of a work folder's state, served by a fresh local AWS while the folder is locked;
     with `changes`, what the command changed is committed to the state files when it succeeds."""
     from config.settings import load_environment
-    from mlops.local.local_aws import local_aws
-    from mlops.local.state import load_state, recover_state, save_state
+    from mlops.local.aws.moto_server import local_aws
+    from mlops.local.aws.state import load_state, recover_state, save_state
     from mlops.local.workdir import WorkDir, WorkDirObjects
 
     env = load_environment(env_name)
@@ -139,7 +139,7 @@ def add_local_commands(commands: Any) -> Any:
     run.add_argument("--resume", action="store_true", help="continue the last failed run from its failed step")
     run.add_argument("--max-parallel", type=int, default=None, help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
-    from mlops.local.serve_command import add_serve_command
+    from mlops.local.loop.serve_command import add_serve_command
 
     add_serve_command(sub)
     return sub

@@ -84,7 +84,7 @@ def test_local_monitoring_job_mounts_the_schema_and_names_it_in_the_environment(
     from config.naming import Names
     from config.settings import load_environment
     from deployment.monitoring import BASELINE_DIR
-    from mlops.local.monitoring import monitoring_job
+    from mlops.local.loop.monitoring import monitoring_job
 
     names = Names.of(load_environment("dev"))
     when = datetime(2024, 5, 6, 8, tzinfo=UTC)

@@ -18,7 +18,7 @@ from moto.sagemaker.responses import SageMakerResponse
 
 from config.naming import Names
 from config.settings import EnvironmentConfig
-from mlops.local import moto_extensions
+from mlops.local.aws import moto_extensions
 from tests.conftest import SynthesizedApp
 
 REGION = "eu-west-1"

@@ -11,14 +11,18 @@ from typing import Any
 
 import pytest
 
-from mlops.local.executor import Executor, ExecutorSettings, Observer
-from mlops.local.local_aws import LocalAws, local_aws
+from config.naming import Names
+from mlops.local.aws.moto_server import LocalAws, local_aws
+from mlops.local.engine.executor import Executor, ExecutorSettings, Observer
+from mlops.local.engine.images import ImageCatalog
 from mlops.local.workdir import WorkDir
 
 ACCOUNT = "111111111111"
 REGION = "eu-west-1"
 BUCKET = "test-bucket"
 TRAINING_IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/demo-dev-training:tag"
+# The project "demo" in environment "dev": its repositories are demo-dev-training and so on.
+IMAGES = ImageCatalog.of(Names(project="demo", env="dev", account=ACCOUNT, region=REGION))
 ANALYZER_IMAGE = f"468650794304.dkr.ecr.{REGION}.amazonaws.com/sagemaker-model-monitor-analyzer"
 
 
@@ -72,7 +76,7 @@ def executor(definition_: dict[str, Any], work: WorkDir, execution_id: str = "ru
     settings = ExecutorSettings(
         work=work, execution_id=execution_id, pipeline_name="demo", region=REGION, account=ACCOUNT,
         code_tag=code_tag, sagemaker=(lambda: sagemaker) if sagemaker is not None else no_registry,
-        max_parallel=2, backoff_scale=0.001,
+        images=IMAGES, max_parallel=2, backoff_scale=0.001,
     )
     return Executor(definition_, settings, observer)
 

@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 from config.settings import load_environment
 from deployment.alarms import AlarmSpec, drift_alarms
-from mlops.local.alarm_evaluation import (
+from mlops.local.aws.moto_server import LocalAws
+from mlops.local.aws.provision import provision
+from mlops.local.loop.alarm_evaluation import (
     Datapoint,
     decide_state,
     evaluate_alarms,
     put_alarms,
     received_alerts,
 )
-from mlops.local.local_aws import LocalAws
-from mlops.local.provision import provision
 
 NOW = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from mlops.local.approval import ApprovedVersion, apply_approval, decide_approval
+from mlops.local.aws.moto_server import LocalAws, local_aws
+from mlops.local.aws.state import load_state, save_state, snapshot_registry
 from mlops.local.errors import LocalModeError
-from mlops.local.local_aws import LocalAws, local_aws
-from mlops.local.state import load_state, save_state, snapshot_registry
+from mlops.local.loop.approval import ApprovedVersion, apply_approval, decide_approval
 from mlops.local.workdir import WorkDir
 from tests.local.conftest import ACCOUNT, REGION
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from config.settings import load_environment
-from mlops.local.definitions import start_definition_build
+from mlops.local.aws.moto_server import local_aws
+from mlops.local.aws.provision import provision
+from mlops.local.aws.state import save_state
+from mlops.local.engine.definitions import start_definition_build
 from mlops.local.errors import LocalModeError
-from mlops.local.local_aws import local_aws
-from mlops.local.provision import provision
-from mlops.local.serving import unpack_model
-from mlops.local.state import save_state
+from mlops.local.loop.serving import unpack_model
 from mlops.local.workdir import WorkDir
 from tests.local.conftest import ACCOUNT, REGION
 

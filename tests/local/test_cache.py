@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from mlops.local.cache import cache_key, parse_duration
+from mlops.local.engine.cache import cache_key, parse_duration
 from mlops.local.errors import UnsupportedDefinitionError
 
 STEP = {"Name": "Prep", "Type": "Processing", "CacheConfig": {"Enabled": True}}

@@ -11,14 +11,16 @@ from typing import Any
 
 import pytest
 
+from mlops.local.aws.moto_server import LocalAws
+from mlops.local.engine.checks import check_definition
+from mlops.local.engine.expressions import ExpressionError
+from mlops.local.engine.record import RUN_RECORD, ExecutionRecord
 from mlops.local.errors import PipelineFailedError, StepFailedError, UnsupportedDefinitionError
-from mlops.local.executor import RUN_RECORD, ExecutionRecord, check_definition
-from mlops.local.expressions import ExpressionError
-from mlops.local.local_aws import LocalAws
 from mlops.local.workdir import WorkDir
 from tests.local.conftest import (
     ANALYZER_IMAGE,
     BUCKET,
+    IMAGES,
     TRAINING_IMAGE,
     definition,
     executor,
@@ -250,7 +252,7 @@ def test_dependency_cycle_is_refused() -> None:
     a = processing_step("A", "print()", DependsOn=["B"])
     b = processing_step("B", "print()", DependsOn=["A"])
     with pytest.raises(UnsupportedDefinitionError, match="cycle"):
-        check_definition(definition(a, b))
+        check_definition(definition(a, b), IMAGES)
 
 
 def test_max_runtime_stops_a_step_that_runs_too_long(work: WorkDir) -> None:

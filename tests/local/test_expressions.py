@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from mlops.local.errors import UnsupportedDefinitionError
-from mlops.local.expressions import (
+from mlops.local.engine.expressions import (
     ExpressionError,
     Scope,
     condition_holds,
@@ -16,6 +15,7 @@ from mlops.local.expressions import (
     parse_path,
     resolve_parameters,
 )
+from mlops.local.errors import UnsupportedDefinitionError
 
 PROPERTIES: dict[str, dict[str, Any]] = {
     "Prep": {

@@ -13,24 +13,22 @@ from pathlib import Path
 
 import pytest
 
-from mlops.local import jobs
-from mlops.local.jobs import JobFailed, Sandbox
+from mlops.local.engine import jobs
+from mlops.local.engine.jobs import JobFailed, JobTable, Sandbox
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_no_job_starts_after_terminate_all_until_the_next_run(tmp_path: Path) -> None:
+def test_no_job_starts_after_terminate_all_and_the_next_run_has_its_own_table(tmp_path: Path) -> None:
     sandbox = Sandbox(tmp_path / "job")
     marker = tmp_path / "ran.txt"
     command = [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('ran')"]
-    jobs.terminate_all()
-    try:
-        with pytest.raises(JobFailed, match="interrupted"):
-            jobs.run_process(command, {}, sandbox, 30, "late job")
-        assert not marker.exists()
-    finally:
-        jobs.accept_new_jobs()
-    jobs.run_process(command, {}, sandbox, 30, "next run's job")
+    interrupted = JobTable()
+    interrupted.terminate_all()
+    with pytest.raises(JobFailed, match="interrupted"):
+        interrupted.run(command, {}, sandbox, 30, "late job")
+    assert not marker.exists()
+    JobTable().run(command, {}, sandbox, 30, "next run's job")
     assert marker.read_text() == "ran"
 
 
@@ -38,11 +36,10 @@ def test_no_job_starts_after_terminate_all_until_the_next_run(tmp_path: Path) ->
 DYING_PARENT = """
 import os, signal, sys
 from pathlib import Path
-from mlops.local import jobs
-jobs.accept_new_jobs(ledger=Path(sys.argv[1]))
+from mlops.local.engine import jobs
 with open(os.devnull, "wb") as log:
     child = jobs.spawn([sys.executable, "-c", "import signal; signal.pause()"], env=dict(os.environ),
-                       cwd=Path(sys.argv[1]).parent, log=log)
+                       cwd=Path(sys.argv[1]).parent, log=log, ledger=Path(sys.argv[1]))
 print(child.pid, flush=True)
 sys.stdin.read()
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mlops.local.monitoring import schedule_constraints
+from mlops.local.loop.monitoring import schedule_constraints
 
 BASELINE = {
     "version": 0.0,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from mlops.local.aws.moto_server import LocalAws
 from mlops.local.errors import StepFailedError
-from mlops.local.local_aws import LocalAws
 from mlops.local.workdir import WorkDir
 from tests.local.conftest import BUCKET, TRAINING_IMAGE, definition, executor
 

@@ -21,8 +21,8 @@ from config.naming import Names
 from config.settings import load_environment
 from containers.contracts.capture import parse_capture_line
 from deployment.endpoint import VARIANT, capture_destination
-from mlops.local.serving import free_port
-from mlops.local.state import REGISTRY_FILE, STATE_VERSION
+from mlops.local.aws.state import REGISTRY_FILE, STATE_VERSION
+from mlops.local.loop.serving import free_port
 from mlops.local.workdir import WorkDir
 from tests.containers.conftest import REPO_ROOT, make_tabular_frame, run_entry_point, write_training_job
 

@@ -11,10 +11,10 @@ from deployment.alarms import endpoint_alarms, monitoring_alarms
 from deployment.alerts import alerts_topic
 from deployment.endpoint import VARIANT, capture_spec, served_version
 from deployment.monitoring import CAPTURE_FORMAT, data_quality_job
-from mlops.local.alarm_evaluation import evaluate_alarms, put_alarms, received_alerts
-from mlops.local.local_aws import LocalAws
-from mlops.local.monitoring import capture_prefix, monitoring_job
-from mlops.local.provision import provision
+from mlops.local.aws.moto_server import LocalAws
+from mlops.local.aws.provision import provision
+from mlops.local.loop.alarm_evaluation import evaluate_alarms, put_alarms, received_alerts
+from mlops.local.loop.monitoring import capture_prefix, monitoring_job
 
 ENV = load_environment("dev")
 NAMES = Names.of(ENV)

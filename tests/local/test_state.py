@@ -6,10 +6,10 @@ from pathlib import Path
 
 from config.settings import load_environment
 from deployment.alarms import drift_alarms
-from mlops.local.alarm_evaluation import put_alarms
-from mlops.local.local_aws import local_aws
-from mlops.local.provision import provision
-from mlops.local.state import load_state, save_state, snapshot_alarms, snapshot_registry, snapshot_topics
+from mlops.local.aws.moto_server import local_aws
+from mlops.local.aws.provision import provision
+from mlops.local.aws.state import load_state, save_state, snapshot_alarms, snapshot_registry, snapshot_topics
+from mlops.local.loop.alarm_evaluation import put_alarms
 from tests.local.conftest import ACCOUNT, REGION
 
 SPEC = {"Containers": [{"Image": "img", "ModelDataUrl": "s3://b/m.tar.gz"}], "SupportedContentTypes": ["text/csv"],

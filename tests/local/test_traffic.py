@@ -9,7 +9,15 @@ import pytest
 
 from containers.contracts.ground_truth import parse_ground_truth_line
 from mlops.local.errors import LocalModeError
-from mlops.local.traffic import Feature, csv_payloads, drifted, for_capture, ground_truth_lines, read_labels, read_rows
+from mlops.local.loop.traffic import (
+    Feature,
+    csv_payloads,
+    drifted,
+    for_capture,
+    ground_truth_lines,
+    read_labels,
+    read_rows,
+)
 
 FEATURES = [Feature("b", "numeric"), Feature("color", "categorical"), Feature("a", "numeric")]
 

@@ -8,7 +8,7 @@ import pytest
 
 from config.settings import ProblemType, load_environment
 from mlops.local.errors import LocalModeError
-from mlops.local.user_data import environment_for, infer_problem_type, inspect_csv
+from mlops.local.loop.user_data import environment_for, infer_problem_type, inspect_csv
 
 
 @pytest.mark.parametrize(

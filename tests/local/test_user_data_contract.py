@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mlops.local.errors import LocalModeError
-from mlops.local.user_data import inspect_csv
+from mlops.local.loop.user_data import inspect_csv
 
 
 def test_a_repeated_column_name_is_refused_before_the_run(tmp_path: Path) -> None:

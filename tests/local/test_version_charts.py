@@ -7,9 +7,9 @@ import json
 import re
 from pathlib import Path
 
-from mlops.local.report import render_report
-from mlops.local.summary import RunSummary
-from mlops.local.version_charts import drift_by_version, line_chart_svg, top_features, versions_section
+from mlops.local.loop.report import render_report
+from mlops.local.loop.summary import RunSummary
+from mlops.local.loop.version_charts import drift_by_version, line_chart_svg, top_features, versions_section
 
 
 def summary(work: Path, execution_id: str, *, served: int | None, drift: dict[str, float]) -> RunSummary:

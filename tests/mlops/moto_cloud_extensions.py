@@ -1,6 +1,6 @@
 """What moto 5.2.5 lacks for the cloud operations commands (`mlops images build`, `mlops teardown`).
 
-Test-only: local mode never calls these APIs, so they are not part of mlops/local/moto_extensions.py.
+Test-only: local mode never calls these APIs, so they are not part of mlops/local/aws/moto_extensions.py.
 Each patch goes on moto's backend or response class through pytest's monkeypatch (undone after the
 test) and keeps the call path real: boto3 -> moto's HTTP layer -> these handlers.
 

@@ -160,7 +160,7 @@ def test_cli_process_talks_to_a_local_endpoint_and_waits_without_step_listing(
 
 def test_local_commands_do_not_import_the_cli() -> None:
     # Local and cloud registry commands share mlops/registry.py; nothing under mlops.local re-enters the CLI.
-    check = ("import sys, mlops.local.commands, mlops.local.loop\n"
+    check = ("import sys, mlops.local.commands, mlops.local.loop.run\n"
              "print(sorted(name for name in sys.modules if name == 'mlops.cli'))")
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[2], timeout=120)

@@ -16,7 +16,7 @@ from mlops import registry
 from mlops.aws import AwsTarget, client
 from mlops.cli import main
 from mlops.lineage import describe_version, hyperparameters
-from mlops.local import moto_extensions
+from mlops.local.aws import moto_extensions
 from mlops.model_card import SCHEMA_FILE, ModelCardError, build_model_card, card_problems, validate_model_card
 from pipelines import lineage
 from tests.mlops.test_registry import seed_versions

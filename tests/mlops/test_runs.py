@@ -13,7 +13,7 @@ from config.settings import EnvironmentConfig
 from mlops import runs
 from mlops.aws import AwsTarget, client
 from mlops.errors import ExecutionFailedError, RunError
-from mlops.local import moto_extensions
+from mlops.local.aws import moto_extensions
 
 MOTO_ACCOUNT = "123456789012"
 DEFINITION: dict[str, Any] = {

@@ -169,7 +169,7 @@ def test_the_version_is_created_with_a_model_card_that_validates_once_the_run_fi
 
 
 def test_local_registration_refuses_a_model_card_sagemaker_would_refuse() -> None:
-    from mlops.local.steps.register_model import model_card_problems
+    from mlops.local.engine.runners.register_model import model_card_problems
 
     assert model_card_problems(None) == []
     assert model_card_problems({"ModelCardContent": json.dumps({"intended_uses": {"risk_rating": "Low"}})}) == []

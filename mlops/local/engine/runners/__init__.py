@@ -1,0 +1,1 @@
+"""One runner per pipeline step type; each module registers its type (see ../registry.py)."""

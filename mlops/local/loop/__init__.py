@@ -1,0 +1,1 @@
+"""The MLOps loop of `mlops local run`: data, pipeline, approval, serving, monitoring, alarms, report."""
