@@ -92,9 +92,6 @@ REASONS: dict[str, str] = {
     "to log groups under /aws/sagemaker/ whose streams it names.",
     f"{AWS}IAM5[Resource::arn:{ANY}:kms:{ANY}:key/*]": "The project key's id is assigned at creation; the boundary "
     "caps KMS use to this account and region.",
-    f"{AWS}IAM5[Action::sagemaker-mlflow:*]": "The MLflow API of the environment's one tracking server (the "
-    "statement's only resource): a training job creates experiments and runs and logs parameters, metrics, tags "
-    "and artifacts, and the plugin's calls follow MLflow's API as it grows.",
     f"{AWS}IAM5[Resource::arn:{ANY}:ec2:{ANY}:network-interface/*]": "Network interfaces of VPC jobs get their ids at "
     "creation: creating one is scoped by the configured subnets and security groups named beside it, every later "
     "call by ec2:Vpc and ec2:Subnet conditions.",

@@ -19,6 +19,18 @@ from governance.documents import (
     object_arns,
 )
 
+# The MLflow calls containers/training/tracking.py makes: find or create the experiment, create the run,
+# log parameters, metrics and tags in one batch, find the run's artifact location, end the run.
+# (Artifacts go to the server's S3 location with the role's S3 permissions, not through this API.)
+TRAINING_JOB_MLFLOW_ACTIONS = (
+    "sagemaker-mlflow:GetExperimentByName",
+    "sagemaker-mlflow:CreateExperiment",
+    "sagemaker-mlflow:CreateRun",
+    "sagemaker-mlflow:GetRun",
+    "sagemaker-mlflow:LogBatch",
+    "sagemaker-mlflow:UpdateRun",
+)
+
 
 def _job_network(names: Names, vpc: VpcConfig) -> list[Statement]:
     """ENI calls of jobs in the VPC, limited to the configured VPC, subnets and security groups.
@@ -154,5 +166,5 @@ def execution_role_policy(names: Names, key_arn: str, *, vpc: VpcConfig | None =
     if tracking_server_arn is not None:
         # The training job logs its run through the sagemaker-mlflow plugin (SigV4 with this role); the
         # server's MLflow API actions are authorized on the server's ARN, so one server is the scope.
-        statements.append(allow("LogToTrackingServer", ["sagemaker-mlflow:*"], [tracking_server_arn]))
+        statements.append(allow("LogToTrackingServer", list(TRAINING_JOB_MLFLOW_ACTIONS), [tracking_server_arn]))
     return document(*statements)

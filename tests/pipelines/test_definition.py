@@ -364,7 +364,7 @@ def normalised_dev_definition(definition: dict[str, Any]) -> str:
     source and definition hashes) replaced, so container edits and new commits do not break it."""
     code = lineage.code_version()
     text = render_definition(definition).replace(source_tag(), GOLDEN_TAG).replace(source_digest(), "SOURCES_SHA256")
-    text = text.replace(code.label, "CODE").replace(code.commit, "COMMIT")
+    text = text.replace(code.commit, "COMMIT").replace(code.label, "CODE")  # the label may be the commit's prefix
     dirty = str(code.dirty).lower()
     text = text.replace(f'"{lineage.CODE_DIRTY}": "{dirty}"', f'"{lineage.CODE_DIRTY}": "DIRTY"')
     text = text.replace(f'lineage_code_dirty\\": \\"{dirty}\\"', 'lineage_code_dirty\\": \\"DIRTY\\"')  # in the card

@@ -9,6 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from config.settings import PERSONAS, ConfigError, EnvironmentConfig, ExperimentationConfig
+from governance.execution_role import TRAINING_JOB_MLFLOW_ACTIONS
 from tests.conftest import SynthesizedApp
 
 STACK = "mlops-kit-staging-experimentation"
@@ -113,7 +114,7 @@ def test_execution_role_may_log_to_this_tracking_server_only(staging: Template,
                   for statement in body["Properties"]["PolicyDocument"]["Statement"]]
     mlflow = [statement for statement in statements
               if any(str(action).startswith("sagemaker-mlflow:") for action in _as_list(statement["Action"]))]
-    assert mlflow == [{"Sid": "LogToTrackingServer", "Effect": "Allow", "Action": "sagemaker-mlflow:*",
+    assert mlflow == [{"Sid": "LogToTrackingServer", "Effect": "Allow", "Action": sorted(TRAINING_JOB_MLFLOW_ACTIONS),
                        "Resource": f"arn:aws:sagemaker:eu-west-1:222222222222:mlflow-tracking-server/{name}"}]
 
 
