@@ -4,7 +4,7 @@ The step's model (from the local SageMaker, as CreateModel left it) is unpacked 
 `/opt/ml/model`; a framework model's inference code (`SAGEMAKER_SUBMIT_DIRECTORY`/`SAGEMAKER_PROGRAM`) goes
 to `code/inference.py`, where the server loads user handlers as SageMaker's framework containers do.
 Each input object is split, filtered, sent in batches to `/invocations`, joined and assembled per
-`mlops/local/batch_records.py`, and written as `<S3OutputPath>/<input key relative to the prefix>.out`.
+`engine/batch_records.py`, and written as `<S3OutputPath>/<input key relative to the prefix>.out`.
 """
 
 from __future__ import annotations
