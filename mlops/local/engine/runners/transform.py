@@ -172,7 +172,7 @@ def _transform_object(connection: http.client.HTTPConnection, records: list[byte
         body = b"\n".join(sent) + (b"\n" if line_split else b"")
         answer = _invoke(connection, body, content_type, accept)
         if not per_record:
-            outputs.append(answer.rstrip(b"\n") if line_split else answer)
+            outputs.append(answer)
             continue
         lines = [line for line in answer.split(b"\n") if line.strip()] if len(batch) > 1 or line_split else [answer]
         if len(lines) != len(batch):
@@ -184,8 +184,10 @@ def _transform_object(connection: http.client.HTTPConnection, records: list[byte
                            for record, line in zip(batch, lines, strict=True))
         except RecordError as error:
             raise JobFailed(f"DataProcessing: {error}", "client") from None
+    # Line: one line per record (or per response), whatever newline the response ended with; None: the
+    # responses concatenated as they came.
     if output.get("AssembleWith", "None") == "Line":
-        return b"".join(item + b"\n" for item in outputs)
+        return b"".join(item.rstrip(b"\n") + b"\n" for item in outputs)
     return b"".join(outputs)
 
 
