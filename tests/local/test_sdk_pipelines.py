@@ -242,3 +242,26 @@ def test_model_quality_check_step_baselines_then_fails_on_a_worse_model(
     _predictions(work, data, accuracy=0.6)
     with pytest.raises(StepFailedError, match=r"violation.*accuracy: LessThanThreshold"):
         executor({**baseline, "Steps": [check]}, work, "run2").run()
+
+
+def test_seed_code_with_its_own_pipelines_package_builds_offline_into_local_s3(tmp_path: Path) -> None:
+    """SageMaker project seed code keeps its pipeline in `pipelines/<name>/pipeline.py`: its package,
+    not the project's `pipelines`, is imported; the code the SDK uploads lands in local S3."""
+    import shutil
+
+    from mlops.local.engine.pipeline_sources import definition_from_module
+
+    seed = tmp_path / "seed"
+    package = seed / "pipelines" / "demo"
+    shutil.copytree(REPO_ROOT / "tests/fixtures/seed_pipelines/code", package / "code")
+    shutil.copyfile(REPO_ROOT / "tests/fixtures/seed_pipelines/sklearn_pipeline.py", package / "pipeline.py")
+    (seed / "pipelines" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    s3_root = tmp_path / "s3"
+    source = definition_from_module("pipelines.demo.pipeline:get_pipeline", {"transform": False},
+                                    region="eu-west-1", account="111111111111", s3_root=s3_root, cwd=seed)
+    assert source.name == "SklearnSeedPipeline"
+    assert [step["Name"] for step in source.definition["Steps"]] == [
+        "PreprocessData", "TrainModel", "EvaluateModel", "CheckAccuracy"]
+    uploaded = sorted(path.name for path in (s3_root / "sagemaker-eu-west-1-111111111111").rglob("*") if path.is_file())
+    assert uploaded == ["preprocess.py", "runproc.sh", "sourcedir.tar.gz", "sourcedir.tar.gz"]

@@ -1,10 +1,11 @@
 """Other people's pipelines for local mode: a definition file, or a seed-code `get_pipeline(...)` built offline.
 
 `--pipeline MODULE:FUNCTION` imports the module as SageMaker project seed code's `run_pipeline` does and
-calls the function with `region`, `role` and `default_bucket` (plus `--kwargs`), in a child process where
-boto3 talks to moto in memory (`mock_aws`), credentials are placeholders and sockets are refused: the
-SDK's uploads (step code, source tarballs, local inputs) land in moto's S3 and are then written to the
-work folder's local S3, where the run reads them. Nothing reaches the network.
+calls the function with `region`, `role` and `default_bucket` (plus `--kwargs`), in a child process
+(`seed_build.py`) where boto3 talks to moto in memory (`mock_aws`), credentials are placeholders and
+sockets and name lookups are refused: the SDK's uploads (step code, source tarballs, local inputs) land
+in moto's S3 and are then written to the work folder's local S3, where the run reads them. Nothing
+reaches the network.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def parse_kwargs(text: str | None) -> dict[str, Any]:
 
 
 def build_environment(cwd: Path) -> dict[str, str]:
+    """The user's folder first on the path: seed code has its own `pipelines` package, which must win
+    over ours (the child imports nothing of the project but its own module)."""
     env = {key: value for key, value in os.environ.items() if key not in _DROPPED}
     env.update(PLACEHOLDER_CREDENTIALS)
     env["PYTHONPATH"] = os.pathsep.join([str(cwd), str(REPO_ROOT)])
@@ -89,7 +92,7 @@ def definition_from_module(target: str, kwargs: Mapping[str, Any], *, region: st
                  "default_bucket": f"sagemaker-{region}-{account}", **kwargs}
     parent = os.getpid()
     process = subprocess.run(
-        [sys.executable, "-m", "mlops.local.engine.pipeline_sources", target, json.dumps(arguments), str(s3_root)],
+        [sys.executable, "-m", "mlops.local.engine.seed_build", target, json.dumps(arguments), str(s3_root)],
         stdin=subprocess.DEVNULL, capture_output=True, cwd=cwd, env=build_environment(cwd),
         preexec_fn=lambda: die_with(parent), check=False,
     )
@@ -102,64 +105,3 @@ def definition_from_module(target: str, kwargs: Mapping[str, Any], *, region: st
         raise LocalModeError(f"--pipeline {target}: the build printed no definition") from None
     definition = check_definition_shape(built.get("definition"), f"--pipeline {target}")
     return PipelineSource(name=str(built["name"]), definition=definition, origin=target)
-
-
-# --------------------------------------------------------------------------- the child process
-
-
-def _refuse_network(*_args: Any, **_kwargs: Any) -> None:
-    raise OSError("local mode builds pipelines offline: no network")
-
-
-def _copy_s3(s3_root: Path) -> int:
-    """Every object of moto's in-memory S3 into `<s3_root>/<bucket>/<key>` (local S3)."""
-    import boto3
-
-    client = boto3.client("s3", region_name="us-east-1")
-    count = 0
-    for bucket in client.list_buckets().get("Buckets", []):
-        name = bucket["Name"]
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-            for item in page.get("Contents", []):
-                target = s3_root / name / item["Key"]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(client.get_object(Bucket=name, Key=item["Key"])["Body"].read())
-                count += 1
-    return count
-
-
-def main(argv: list[str]) -> int:
-    """Child: MODULE:FUNCTION, keyword arguments as JSON, local S3 root -> {"name", "definition"} on stdout."""
-    import importlib
-    import socket
-
-    target, arguments, s3_root = argv[0], json.loads(argv[1]), Path(argv[2])
-    socket.socket.connect = _refuse_network  # type: ignore[method-assign]
-    socket.create_connection = _refuse_network  # type: ignore[assignment]
-    result = sys.stdout
-    sys.stdout = sys.stderr  # what the user's code prints must not mix with the definition
-    from moto import mock_aws
-
-    with mock_aws():
-        import pipelines.sdk  # noqa: F401 - its import stubs the SDK's telemetry request
-
-        module_name, function_name = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as error:
-            print(f"error: cannot import {module_name}: {error}", file=sys.stderr)
-            return 1
-        function = getattr(module, function_name, None)
-        if not callable(function):
-            print(f"error: {module_name} has no function {function_name}", file=sys.stderr)
-            return 1
-        pipeline = function(**arguments)
-        definition = json.loads(pipeline.definition())
-        copied = _copy_s3(s3_root)
-    print(f"{copied} object(s) uploaded by the build copied to local S3", file=sys.stderr)
-    result.write(json.dumps({"name": pipeline.name, "definition": definition}))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
