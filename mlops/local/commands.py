@@ -20,8 +20,29 @@ from mlops.registry import RegistryAccess
 console = Console(highlight=False, soft_wrap=True)
 
 
+def _run_other_pipeline(args: argparse.Namespace) -> int:
+    from mlops.local.loop.pipeline_run import PipelineRunOptions, print_result, run_other_pipeline
+
+    given = [name for name, value in (("--data", args.data), ("--target", args.target),
+                                      ("--problem-type", args.problem_type), ("--resume", args.resume)) if value]
+    if given:
+        raise LocalModeError(f"{', '.join(given)}: not with --definition/--pipeline (they run the pipeline as "
+                             "it is defined; set its parameters with --param)")
+    options = PipelineRunOptions(
+        definition=Path(args.definition) if args.definition else None, pipeline=args.pipeline, kwargs=args.kwargs,
+        params=tuple(args.param), env_name=args.env, config=Path(args.config) if args.config else None,
+        work_dir=Path(args.work_dir), max_parallel=args.max_parallel,
+    )
+    result = run_other_pipeline(options, console)
+    print_result(console, args.definition or args.pipeline, result)
+    return 0 if result.status == "Succeeded" else 1
+
+
 def _run(args: argparse.Namespace) -> int:
     from mlops.local.loop.run import LocalRunOptions, new_run_context, run_local
+
+    if args.definition or args.pipeline:
+        return _run_other_pipeline(args)
 
     options = LocalRunOptions(
         env_name=args.env, work_dir=Path(args.work_dir), data=Path(args.data) if args.data else None,
@@ -137,6 +158,13 @@ def add_local_commands(commands: Any) -> Any:
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="override a pipeline parameter (repeatable)")
     run.add_argument("--resume", action="store_true", help="continue the last failed run from its failed step")
+    other = run.add_mutually_exclusive_group()
+    other.add_argument("--definition", default=None, metavar="FILE.json",
+                       help="run this pipeline definition instead of the project's (only the pipeline)")
+    other.add_argument("--pipeline", default=None, metavar="MODULE:FUNCTION",
+                       help="build a seed-code get_pipeline(region, role, default_bucket, ...) offline and run it")
+    run.add_argument("--kwargs", default=None, metavar="JSON",
+                     help="keyword arguments for --pipeline's function (a JSON object)")
     run.add_argument("--max-parallel", type=int, default=None, help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
     from mlops.local.loop.serve_command import add_serve_command

@@ -47,6 +47,16 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, "/".join(parts) + ("/" if key.endswith("/") and parts else "")
 
 
+def file_uri_path(uri: str) -> Path | None:
+    """The local path of a `file://` URI (SageMaker's local mode takes them for inputs and outputs), else None."""
+    if not uri.startswith("file://"):
+        return None
+    path = Path(uri[len("file://"):])
+    if not path.is_absolute():
+        raise LocalModeError(f"{uri!r}: a file:// URI needs an absolute path (file:///...)")
+    return path
+
+
 def join_s3(uri: str, *parts: str) -> str:
     return "/".join([uri.rstrip("/"), *(part.strip("/") for part in parts)])
 
@@ -196,7 +206,7 @@ def prefix_files(work: WorkDir, uri: str) -> list[tuple[str, Path]]:
     Like S3: `s3://b/p/` selects everything under `p/`; `s3://b/p/model.tar.gz` the one object (its
     relative path is its name); `s3://b/p/x` also objects whose keys merely start with `p/x`.
     """
-    source = work.s3_path(uri)
+    source = file_uri_path(uri) or work.s3_path(uri)
     if source.is_file():
         return [(source.name, source)]
     if source.is_dir():

@@ -212,7 +212,7 @@ def test_unchanged_cacheable_step_is_reused_and_changed_input_or_code_runs_again
 @pytest.mark.parametrize(
     ("step", "named"),
     [
-        ({"Name": "Batch", "Type": "Transform", "Arguments": {}}, ["Batch", "Transform"]),
+        ({"Name": "Notify", "Type": "Lambda", "Arguments": {}}, ["Notify", "Lambda"]),
         (processing_step("Odd", "print()", arguments=[{"Std:Split": {"On": ","}}]), ["Std:Split"]),
         ({**processing_step("Foreign", "print()")} | {"Arguments": {
             **processing_step("Foreign", "print()")["Arguments"],

@@ -13,10 +13,12 @@ from mlops.local.engine.expressions import EXECUTION_VARIABLES, EXPRESSIONS, GET
 from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.registry import CheckContext, StepRunner, runner_of
 from mlops.local.errors import UnsupportedDefinitionError
+from mlops.local.workdir import WorkDir
 from pipelines.definition import iter_steps, step_dependencies
 
 
-def check_definition(definition: Mapping[str, Any], images: ImageCatalog) -> dict[str, set[str]]:
+def check_definition(definition: Mapping[str, Any], images: ImageCatalog,
+                     work: WorkDir | None = None) -> dict[str, set[str]]:
     """Refuse, before anything runs, what the executor cannot do; returns each step's dependencies."""
     steps = iter_steps(dict(definition))
     names = [str(step.get("Name")) for step in steps]
@@ -27,7 +29,7 @@ def check_definition(definition: Mapping[str, Any], images: ImageCatalog) -> dic
     runners = {}
     for step in steps:
         runner = runner_of(step)
-        runner.check(step, CheckContext(images=images))
+        runner.check(step, CheckContext(images=images, work=work))
         runners[str(step.get("Name"))] = runner
     own_parts = [{k: v for k, v in step.items() if k not in ("IfSteps", "ElseSteps")} for step in steps]
     for key, value in expressions_in(own_parts):

@@ -63,7 +63,7 @@ class Executor:
         self.definition = definition
         self.settings = settings
         self.observer = observer or (lambda record: None)
-        self.dependencies = check_definition(definition, settings.images)
+        self.dependencies = check_definition(definition, settings.images, settings.work)
         self.steps = {str(step["Name"]): step for step in iter_steps(dict(definition))}
         self.order = list(self.steps)
         self.branches = branches(definition)

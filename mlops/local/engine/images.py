@@ -9,11 +9,13 @@ from typing import Any
 
 from config.images import IMAGES as PROJECT_IMAGES
 from config.naming import Names
+from mlops.local.engine.sagemaker_images import check_runnable, sagemaker_image
 from mlops.local.errors import UnsupportedDefinitionError
 
 # The prebuilt SageMaker Model Monitor analyzer; containers.monitor implements its contract.
 ANALYZER_REPOSITORY = "sagemaker-model-monitor-analyzer"
 PYTHON_COMMANDS = ("python", "python3")
+MONITOR_FAMILY = "model-monitor"  # the SDK's image_uris name of the analyzer
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ IMAGES = {
     "inference": Image("inference", ("python", "-m", "containers.inference"), ("serve",)),
     "monitor": Image("monitor", ("python", "-m", "containers.monitor"), ()),
 }
+# SageMaker's framework images (scikit-learn, ...) in script mode: `train` is the training toolkit's,
+# processing jobs name their own entry point (engine/framework.py).
+FRAMEWORK = Image("framework", ("python", "-m", "mlops.local.engine.training_toolkit"), ("train",))
 
 
 def repository_of(uri: str) -> str:
@@ -79,10 +84,16 @@ class ImageCatalog:
 
     def image_for(self, uri: str) -> Image:
         """The image an image URI names; UnsupportedDefinitionError naming any other image."""
+        owned = sagemaker_image(str(uri))  # AWS's account and repository: never one of ours, whatever its name
+        if owned is not None and owned.family == MONITOR_FAMILY:
+            return IMAGES["monitor"]
+        if owned is not None:
+            check_runnable(owned, f"image {uri}")
+            return FRAMEWORK
         image = self.repositories.get(repository_of(str(uri)))
         if image is None:
             raise UnsupportedDefinitionError(
-                f"image {uri!r} is not one of the project's images ({', '.join(sorted(self.repositories))}); "
-                "local mode cannot run it"
+                f"image {uri!r} is not one of the project's images ({', '.join(sorted(self.repositories))}) "
+                "or a SageMaker framework image whose library is installed; local mode cannot run it"
             )
         return image

@@ -20,7 +20,7 @@ from typing import IO, Any, Literal
 from config.images import REPO_ROOT
 from mlops.local.engine.expressions import text_of
 from mlops.local.faults import crash_point
-from mlops.local.workdir import WorkDir, link_or_copy, prefix_files
+from mlops.local.workdir import WorkDir, file_uri_path, link_or_copy, prefix_files
 
 CONTAINER_ROOT = "/opt/ml"
 LOG_FILE = "step.log"
@@ -84,7 +84,8 @@ def stage_input(work: WorkDir, uri: str, destination: Path, name: str) -> int:
     """Link what an S3Prefix URI selects into `destination`; JobFailed (client) when it selects nothing."""
     files = prefix_files(work, uri)
     if not files:
-        raise JobFailed(f"input {name!r}: no S3 objects found under {uri} (local folder {work.s3_path(uri)})",
+        raise JobFailed(f"input {name!r}: no S3 objects found under {uri} "
+                        f"(local folder {file_uri_path(uri) or work.s3_path(uri)})",
                         "client")
     destination.mkdir(parents=True, exist_ok=True)
     for relative, path in files:
@@ -94,7 +95,7 @@ def stage_input(work: WorkDir, uri: str, destination: Path, name: str) -> int:
 
 def upload_output(work: WorkDir, source: Path, uri: str) -> int:
     """Link every file under `source` to the prefix `uri` (S3 semantics: same keys are replaced)."""
-    target = work.s3_path(uri)
+    target = file_uri_path(uri) or work.s3_path(uri)
     count = 0
     if not source.is_dir():
         return 0

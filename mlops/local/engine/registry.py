@@ -18,7 +18,8 @@ from typing import Any
 
 from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.runners.context import StepContext, StepResult
-from mlops.local.errors import UnsupportedDefinitionError
+from mlops.local.engine.unsupported_steps import refuse_step_type
+from mlops.local.workdir import WorkDir
 
 Step = Mapping[str, Any]
 # (the step as the definition has it, its Arguments, the context) -> the finished step. Arguments are
@@ -32,6 +33,9 @@ class CheckContext:
     """What a runner's check may consult about the run before anything runs."""
 
     images: ImageCatalog
+    # The work folder, when the run has one: code the SDK uploaded is in its local S3 before the run,
+    # so a check can read it (a framework job's source tarball, a model's inference script).
+    work: WorkDir | None = None
 
 
 def _nothing(_: Step, __: CheckContext) -> None:
@@ -106,8 +110,5 @@ def runner_of(step: Step) -> StepRunner:
     """The runner of a step's type; UnsupportedDefinitionError naming the step and its type otherwise."""
     runner = runner_for(str(step.get("Type")))
     if runner is None:
-        raise UnsupportedDefinitionError(
-            f"step {step.get('Name')!r} has type {step.get('Type')!r}, which local mode does not run "
-            f"(supported: {', '.join(step_types())})"
-        )
+        raise refuse_step_type(str(step.get("Name")), str(step.get("Type")), step_types())
     return runner

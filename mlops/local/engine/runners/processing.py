@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from mlops.local.engine.framework import check_framework_step, framework_environment, processing_command
 from mlops.local.engine.images import check_entrypoint
 from mlops.local.engine.jobs import (
     JobFailed,
@@ -66,7 +67,7 @@ def run_processing_job(job: Mapping[str, Any], ctx: StepContext, sandbox: Sandbo
     job = render_strings(job)
     app = job["AppSpecification"]
     image = ctx.images.image_for(app["ImageUri"])
-    command = image.command(*container_command(app, sandbox))
+    entrypoint, mapped_arguments = container_command(app, sandbox)
     inputs = [(item.get("InputName", "?"), _check_input(item, step)) for item in job.get("ProcessingInputs", [])]
     outputs = _outputs(job, step)
     started = timestamp()
@@ -82,6 +83,12 @@ def run_processing_job(job: Mapping[str, Any], ctx: StepContext, sandbox: Sandbo
     )
     (config / "resourceconfig.json").write_text(json.dumps(RESOURCE_CONFIG), encoding="utf-8")
     env = environment(sandbox, {str(k): str(v) for k, v in (job.get("Environment") or {}).items()})
+    if image.kind == "framework":
+        # After staging: a framework processor's shell entry point is one of the inputs.
+        command = processing_command(app.get("ContainerEntrypoint") or [], mapped_arguments or [], sandbox)
+        env = framework_environment(sandbox, env)
+    else:
+        command = image.command(entrypoint, mapped_arguments)
     message_file = sandbox.opt_ml / "output" / "message"
     try:
         ctx.jobs.run(command, env, sandbox, timeout_of(job), f"processing job {name}")
@@ -122,8 +129,27 @@ def check_image(step: Mapping[str, Any], check: CheckContext) -> None:
     app = step.get("Arguments", {}).get("AppSpecification", {})
     uri = app.get("ImageUri")
     if isinstance(uri, str):
-        check.images.image_for(uri)
+        try:
+            image = check.images.image_for(uri)
+        except UnsupportedDefinitionError as error:
+            raise UnsupportedDefinitionError(f"step {step.get('Name')!r}: {error}") from None
+        if image.kind == "framework":
+            return  # its python3 or bash entry point is checked by framework.check_framework_step
     check_entrypoint(app.get("ContainerEntrypoint"), f"step {step.get('Name')!r}")
+
+
+def check_processing_job(job: Mapping[str, Any], step: str) -> None:
+    """The input and output kinds local mode stages (S3, File mode, uncompressed)."""
+    for item in job.get("ProcessingInputs", []):
+        _check_input(item, step)
+    _outputs(job, step)
+
+
+def check_processing_step(step: Mapping[str, Any], check: CheckContext) -> None:
+    """Before the run: the image, a framework image's script mode, the input and output kinds."""
+    check_framework_step(step, check.work)
+    check_image(step, check)
+    check_processing_job(step.get("Arguments", {}), str(step.get("Name")))
 
 
 def input_uris(arguments: Mapping[str, Any]) -> list[str]:
@@ -160,5 +186,5 @@ def run_processing_step(step: Mapping[str, Any], arguments: Mapping[str, Any], c
     return StepResult(properties=properties, produced=output_uris(properties))
 
 
-register(StepRunner(type="Processing", run=run_processing_step, check=check_image, properties=PROPERTIES, job=True,
-                    cacheable=True, inputs=input_uris))
+register(StepRunner(type="Processing", run=run_processing_step, check=check_processing_step, properties=PROPERTIES,
+                    job=True, cacheable=True, inputs=input_uris))

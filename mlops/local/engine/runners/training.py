@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlops.local.engine.framework import check_framework_step, framework_environment, stage_source
 from mlops.local.engine.images import check_entrypoint
 from mlops.local.engine.jobs import (
     JobFailed,
@@ -93,7 +94,10 @@ def check_image(step: Mapping[str, Any], check: CheckContext) -> None:
     spec = step.get("Arguments", {}).get("AlgorithmSpecification", {})
     uri = spec.get("TrainingImage")
     if isinstance(uri, str):
-        check.images.image_for(uri)
+        try:
+            check.images.image_for(uri)
+        except UnsupportedDefinitionError as error:
+            raise UnsupportedDefinitionError(f"step {step.get('Name')!r}: {error}") from None
     check_entrypoint(spec.get("ContainerEntrypoint"), f"step {step.get('Name')!r}")
 
 
@@ -106,18 +110,42 @@ def input_uris(arguments: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: StepContext) -> StepResult:
-    times = [timestamp()]  # the start of each of TRANSITIONS, then the end
-    job = render_strings(job)
-    name = str(step["Name"])
+def check_training_job(job: Mapping[str, Any], name: str) -> None:
+    """What local mode stages for a training job: an image, File/FastFile mode, S3Prefix channels."""
     spec = job.get("AlgorithmSpecification", {})
     if "TrainingImage" not in spec:
         raise UnsupportedDefinitionError(f"step {name}: only TrainingImage algorithms run locally (got {sorted(spec)})")
     mode = spec.get("TrainingInputMode", "File")
     if mode not in ("File", "FastFile"):
         raise UnsupportedDefinitionError(f"step {name}: TrainingInputMode {mode!r} is not supported locally")
+    for channel in job.get("InputDataConfig", []):
+        source = channel.get("DataSource", {}).get("S3DataSource")
+        if source is None:
+            raise UnsupportedDefinitionError(f"step {name}: channel {channel.get('ChannelName')!r} is not an "
+                                             "S3DataSource")
+        if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+            raise UnsupportedDefinitionError(
+                f"step {name}: channel {channel.get('ChannelName')!r} has S3DataType {source.get('S3DataType')!r}; "
+                "local mode supports S3Prefix"
+            )
+
+
+def check_training_step(step: Mapping[str, Any], check: CheckContext) -> None:
+    """Before the run: the image, a framework image's script mode, the input kinds."""
+    check_framework_step(step, check.work)
+    check_image(step, check)
+    check_training_job(step.get("Arguments", {}), str(step.get("Name")))
+
+
+def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: StepContext) -> StepResult:
+    times = [timestamp()]  # the start of each of TRANSITIONS, then the end
+    job = render_strings(job)
+    name = str(step["Name"])
+    check_training_job(job, name)  # again with the resolved values
+    spec = job.get("AlgorithmSpecification", {})
+    mode = spec.get("TrainingInputMode", "File")
     image = ctx.images.image_for(str(spec["TrainingImage"]))
-    if image.kind != "training":
+    if image.kind not in ("training", "framework"):
         raise UnsupportedDefinitionError(f"step {name}: image {spec['TrainingImage']!r} has no `train` command")
     sandbox = ctx.sandbox
     base = sandbox.opt_ml
@@ -126,14 +154,7 @@ def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: Step
     channels: dict[str, dict[str, str]] = {}
     for channel in job.get("InputDataConfig", []):
         channel_name = str(channel["ChannelName"])
-        source = channel.get("DataSource", {}).get("S3DataSource")
-        if source is None:
-            raise UnsupportedDefinitionError(f"step {name}: channel {channel_name!r} is not an S3DataSource")
-        if source.get("S3DataType", "S3Prefix") != "S3Prefix":
-            raise UnsupportedDefinitionError(
-                f"step {name}: channel {channel_name!r} has S3DataType {source.get('S3DataType')!r}; "
-                "local mode supports S3Prefix"
-            )
+        source = channel["DataSource"]["S3DataSource"]
         stage_input(ctx.work, str(source["S3Uri"]), base / "input" / "data" / channel_name, channel_name)
         channels[channel_name] = {
             "ContentType": str(channel.get("ContentType", "")),
@@ -160,6 +181,9 @@ def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: Step
     # SageMaker sets the job's name and ARN in every training container.
     env = environment(sandbox, {**{str(k): str(v) for k, v in (job.get("Environment") or {}).items()},
                                 "TRAINING_JOB_NAME": job_name, "TRAINING_JOB_ARN": ctx.arn("training-job", job_name)})
+    if image.kind == "framework":
+        stage_source(ctx.work, job.get("HyperParameters") or {}, sandbox)
+        env = framework_environment(sandbox, env)
     try:
         command = image.command(*container_command(spec, sandbox))
         times.append(timestamp())
@@ -205,5 +229,5 @@ def run_training_step(step: Mapping[str, Any], job: Mapping[str, Any], ctx: Step
     return StepResult(properties=properties, produced=produced)
 
 
-register(StepRunner(type="Training", run=run_training_step, check=check_image, properties=PROPERTIES, job=True,
-                    cacheable=True, inputs=input_uris))
+register(StepRunner(type="Training", run=run_training_step, check=check_training_step, properties=PROPERTIES,
+                    job=True, cacheable=True, inputs=input_uris))
