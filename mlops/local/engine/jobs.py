@@ -176,6 +176,17 @@ def spawn(command: Sequence[str], *, env: Mapping[str, str], cwd: Path, log: IO[
     return process
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM (a server finishes its in-flight requests and flushes capture), SIGKILL after `timeout`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def forget(process: subprocess.Popen[bytes], ledger: Path | None) -> None:
     """The child ended (or was stopped): its ledger entry goes."""
     if ledger is not None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops.local.engine.jobs import JobFailed, Sandbox, forget, log_tail, spawn
+from mlops.local.engine.jobs import JobFailed, Sandbox, forget, log_tail, spawn, stop_process
 from mlops.local.workdir import WorkDir, file_uri_path
 
 READY_TIMEOUT_S = 60.0
@@ -66,13 +66,7 @@ class ModelServer:
         raise JobFailed(f"the model server did not answer /ping within {timeout:g}s", "algorithm")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, STOP_TIMEOUT_S)
         forget(self.process, self.ledger)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from deployment.endpoint import SERVING_ENVIRONMENT
 from mlops.local.engine.images import ImageCatalog
-from mlops.local.engine.jobs import Sandbox, environment, log_tail, spawn
+from mlops.local.engine.jobs import Sandbox, environment, log_tail, spawn, stop_process
 from mlops.local.errors import LocalModeError
 from mlops.local.workdir import WorkDir
 
@@ -127,13 +127,7 @@ class Endpoint:
         return stats
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, STOP_TIMEOUT_S)
 
 
 def unpack_model(work: WorkDir, model_data: str, model_dir: Path) -> None:

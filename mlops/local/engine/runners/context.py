@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -57,3 +57,12 @@ class StepResult:
     # Condition steps only: which branch was taken.
     outcome: bool | None = None
     produced: list[str] = field(default_factory=list)
+
+
+def without_nulls(value: Any) -> Any:
+    """A request as boto sends it: the SDK renders unset members as null, which the API would refuse."""
+    if isinstance(value, Mapping):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value

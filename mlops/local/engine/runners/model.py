@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.jobs import JobFailed
 from mlops.local.engine.registry import CheckContext, StepRunner, register
-from mlops.local.engine.runners.context import StepContext, StepResult
+from mlops.local.engine.runners.context import StepContext, StepResult, without_nulls
 from mlops.local.errors import UnsupportedDefinitionError
 from mlops.local.workdir import WorkDir, file_uri_path
 
@@ -92,17 +92,11 @@ def check_model_step(step: Mapping[str, Any], check: CheckContext) -> None:
     check_container(container, check.images, check.work, f"step {name}")
 
 
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [_without_nulls(item) for item in value]
-    return value
 
 
 def run_model_step(step: Mapping[str, Any], arguments: Mapping[str, Any], ctx: StepContext) -> StepResult:
     name = ctx.job_name(str(step["Name"]))
-    request = {key: value for key, value in _without_nulls(dict(arguments)).items() if key != "ModelName"}
+    request = {key: value for key, value in without_nulls(dict(arguments)).items() if key != "ModelName"}
     check_container(request["PrimaryContainer"], ctx.images, ctx.work, f"step {step['Name']}")  # resolved
     sm = ctx.sagemaker()
     try:

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from config.settings import REGISTERED_APPROVAL_STATUS
 from mlops.local.engine.jobs import JobFailed
 from mlops.local.engine.registry import StepRunner, register
-from mlops.local.engine.runners.context import StepContext, StepResult
+from mlops.local.engine.runners.context import StepContext, StepResult, without_nulls
 from pipelines.lineage import metadata_problems
 
 # DescribeModelPackage's response members: the step's properties.
@@ -27,12 +27,6 @@ PROPERTIES = frozenset({
 })
 
 
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [_without_nulls(item) for item in value]
-    return value
 
 
 def model_card_problems(model_card: Any) -> list[str]:
@@ -63,7 +57,7 @@ def _json_values(value: Any) -> Any:
 
 def run_register_model_step(step: Mapping[str, Any], arguments: Mapping[str, Any], ctx: StepContext) -> StepResult:
     sm = ctx.sagemaker()
-    request = _without_nulls(dict(arguments))
+    request = without_nulls(dict(arguments))
     group = request.get("ModelPackageGroupName")
     status = request.get("ModelApprovalStatus")
     if status != REGISTERED_APPROVAL_STATUS:
