@@ -119,3 +119,23 @@ def test_each_version_holds_a_valid_model_card_naming_its_data(runs: tuple[Path,
         artifact = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
         assert card["model_overview"]["model_artifact"] == [artifact]
         assert card["additional_information"]["custom_details"]["approval_status"] == package["ModelApprovalStatus"]
+
+
+def test_the_report_compares_the_registered_version_with_the_one_before(runs: tuple[Path, dict[str, Any]]) -> None:
+    """`make run` twice: the second report shows both versions side by side, lineage and model cards."""
+    folder, result = runs
+    first, _, last = result["summaries"]
+    assert first["comparison"] is None  # nothing registered before version 1
+    comparison = last["comparison"]
+    assert [facts["version"] for facts in comparison["versions"]] == [2, 3]
+    lineage = {row["name"]: row for row in comparison["sections"]["lineage"]}
+    assert lineage["data_sha256"]["changed"]
+    assert (lineage["data_sha256"]["a"], lineage["data_sha256"]["b"]) == (
+        _lineage(result, 2)["data_sha256"], _lineage(result, 3)["data_sha256"])
+    assert not any(lineage[key]["changed"] for key in FROM_CODE)
+    deltas = [row for row in comparison["sections"]["metrics"] if row["delta"] is not None]
+    assert deltas and all(row["delta"] == pytest.approx(row["b"] - row["a"]) for row in deltas)
+    report = Path(last["files"]["report"]).read_text(encoding="utf-8")
+    assert "Version 3 compared with version 2" in report
+    for version in (2, 3):
+        assert str(folder / ".mlops" / "model-cards" / GROUP / f"{version}.model-card.json") in report

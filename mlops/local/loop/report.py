@@ -5,9 +5,11 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.local.loop.version_charts import versions_section
+from mlops.local.loop.version_charts import comparison_section, versions_section
+from mlops.model_card import CARD_FILE_SUFFIX, LOCAL_CARDS_DIR
 
 if TYPE_CHECKING:
     from mlops.local.loop.summary import RunSummary
@@ -26,6 +28,7 @@ text-align:left;vertical-align:top}th{background:#f5f5f5}.muted{color:#777}.bad{
 .features{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:.6rem}
 .feature{border:1px solid #e0e0e0;border-radius:4px;padding:.4rem}.feature h3{font-size:.9rem;margin:.1rem 0}
 .legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 .8rem;vertical-align:middle}
+tr.changed td{background:#fff8e1}
 """
 
 
@@ -233,6 +236,7 @@ def render_report(summary: RunSummary) -> str:
     sections.append("<h2>Model registry</h2>" + approval + _table(
         ("version", "status", "created", s.gate.get("metric", "metric"), "ARN"), registry_rows, raw=True))
     sections.append(versions_section(s))
+    sections.append(comparison_section(s.comparison, _card_files(s)))
     if s.model_card:
         sections.append(model_card_section(s.model_card, s.registered["version"] if s.registered else "?"))
     if s.served:
@@ -343,3 +347,15 @@ def model_card_section(card: Mapping[str, Any], version: Any) -> str:
             + "<h3>Lineage and approval</h3>" + _table(("entry", "value"), sorted(details.items()))
             + f"<details><summary>ModelCardContent (JSON)</summary><pre>{_e(whole)}</pre></details>")
 
+
+def _card_files(s: RunSummary) -> dict[int, str]:
+    """The compared versions' model card files that exist in the work folder."""
+    if not s.comparison or "versions" not in s.comparison:
+        return {}
+    group = s.comparison.get("group", "")
+    found = {}
+    for facts in s.comparison["versions"]:
+        path = Path(s.work_dir) / LOCAL_CARDS_DIR / group / f"{facts['version']}{CARD_FILE_SUFFIX}"
+        if path.is_file():
+            found[int(facts["version"])] = str(path)
+    return found

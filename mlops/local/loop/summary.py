@@ -148,6 +148,8 @@ class RunSummary:
     seconds: float = 0.0
     # The registered version's model card (mlops/model_card.py), shown in the report.
     model_card: dict[str, Any] | None = None
+    # The registered version beside the one before it (mlops/compare.py's JSON), shown in the report.
+    comparison: dict[str, Any] | None = None
 
     def save(self, path: Path) -> None:
         write_atomic(path, json.dumps(asdict(self), indent=1, default=str))

@@ -1,6 +1,6 @@
 """The report's history across model versions: the gate metric per version and the drift of the top
 features per served version, as inline SVG line charts (no script, no network), and where the run's
-experiment was tracked."""
+experiment was tracked, and the registered version compared with the one before it."""
 
 from __future__ import annotations
 
@@ -136,3 +136,35 @@ def versions_section(summary: RunSummary) -> str:
         parts.append(f"<p>Experiment tracking: MLflow store <code>{_e(summary.tracking_uri)}</code>{run}.{problem} "
                      "Compare two versions with <code>mlops local registry compare A B</code>.</p>")
     return "<h2>Across versions</h2>" + "".join(parts) if parts else ""
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return _e(value)
+
+
+def comparison_section(comparison: Mapping[str, Any] | None, cards: Mapping[int, str]) -> str:
+    """`mlops local registry compare` of the previous and the registered version, changed rows marked;
+    the lineage section and each version's model card file show where both came from."""
+    if not comparison:
+        return ""
+    if "problem" in comparison:
+        return f'<h2>Compared with the previous version</h2><p class="bad">{_e(comparison["problem"])}</p>'
+    a, b = (int(facts["version"]) for facts in comparison["versions"])
+    body = []
+    for section, rows in comparison["sections"].items():
+        if not rows:
+            continue
+        body.append(f'<tr><th colspan="4">{_e(section)}</th></tr>')
+        for row in rows:
+            mark = ' class="changed"' if row["changed"] else ""
+            delta = "" if row.get("delta") is None else f"{row['delta']:+.4g}"
+            body.append(f"<tr{mark}><td>{_e(row['name'])}</td><td>{_cell(row['a'])}</td><td>{_cell(row['b'])}</td>"
+                        f"<td>{delta}</td></tr>")
+    card_files = "".join(f"<li>version {version}: <code>{_e(path)}</code></li>"
+                         for version, path in sorted(cards.items()))
+    return (f"<h2>Version {b} compared with version {a}</h2><p>Changed rows are marked; the same table as "
+            f"<code>mlops local registry compare {a} {b}</code>.</p><table><tr><th></th><th>version {a}</th>"
+            f"<th>version {b}</th><th>B - A</th></tr>{''.join(body)}</table>"
+            + (f"<p>Model cards:</p><ul>{card_files}</ul>" if card_files else ""))
