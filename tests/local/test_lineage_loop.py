@@ -134,7 +134,8 @@ def test_the_report_compares_the_registered_version_with_the_one_before(runs: tu
         _lineage(result, 2)["data_sha256"], _lineage(result, 3)["data_sha256"])
     assert not any(lineage[key]["changed"] for key in FROM_CODE)
     deltas = [row for row in comparison["sections"]["metrics"] if row["delta"] is not None]
-    assert deltas and all(row["delta"] == pytest.approx(row["b"] - row["a"]) for row in deltas)
+    assert deltas
+    assert all(row["delta"] == pytest.approx(row["b"] - row["a"]) for row in deltas)
     report = Path(last["files"]["report"]).read_text(encoding="utf-8")
     assert "Version 3 compared with version 2" in report
     for version in (2, 3):
