@@ -128,3 +128,22 @@ def test_a_busy_port_is_one_clear_error(work: WorkDir) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("error: the inference server exited with code")
     assert "Traceback" not in result.stderr.splitlines()[0]
+
+
+def test_ctrl_c_stops_a_server_started_with_sigint_ignored(work: WorkDir) -> None:
+    """A shell's background job (and a pytest-xdist worker's child) starts with SIGINT ignored, which keeps
+    Python from raising KeyboardInterrupt: the command installs its own handler, so Ctrl-C still stops it."""
+    process = subprocess.Popen(mlops_local("serve", "--env", "dev", "--port", str(free_port()), work=work),
+                               cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # noqa: PLW1509 - one signal call
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("serving version 1"), process.stderr
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=START_TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert "stopped; data capture kept in" in out

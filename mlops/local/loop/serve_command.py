@@ -63,7 +63,7 @@ def choose_version(packages: list[dict[str, Any]], group: str, version: int | No
     return max(approved, key=lambda package: int(package["ModelPackageVersion"]))
 
 
-def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+def _stop(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # `kill` stops the server as Ctrl-C does: the same clean path
 
 
@@ -80,7 +80,9 @@ def serve(args: argparse.Namespace) -> int:
                               variant=VARIANT, capture_dir=capture_dir,
                               capture_percent=float(env.endpoint.data_capture_percent),
                               images=ImageCatalog.of(names), port=port)
-    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # SIGINT too: a process started with SIGINT ignored (a shell's background job, a pytest-xdist
+    # worker's child) would otherwise keep Python from turning Ctrl-C into KeyboardInterrupt.
+    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         endpoint.wait_ready()
         _announce(endpoint, names.endpoint, env.region, capture_dir / names.endpoint / VARIANT)
@@ -93,7 +95,8 @@ def serve(args: argparse.Namespace) -> int:
         return 0
     finally:
         endpoint.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _announce(endpoint: Endpoint, name: str, region: str, capture: Path) -> None:
