@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config.arns import arn
 from config.images import REPO_ROOT
 from mlops.local.engine.jobs import die_with
 from mlops.local.errors import LocalModeError
@@ -88,7 +89,8 @@ def definition_from_module(target: str, kwargs: Mapping[str, Any], *, region: st
     if not _TARGET.match(target):
         raise LocalModeError(f"--pipeline {target!r}: expected MODULE:FUNCTION (e.g. pipelines.abalone.pipeline:"
                              "get_pipeline)")
-    arguments = {"region": region, "role": f"arn:aws:iam::{account}:role/mlops-local-pipeline",
+    role = arn("iam", "role/mlops-local-pipeline", region=region, account=account, global_service=True)
+    arguments = {"region": region, "role": role,
                  "default_bucket": f"sagemaker-{region}-{account}", **kwargs}
     parent = os.getpid()
     process = subprocess.run(
