@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from config.settings import load_environment  # noqa: E402
+from mlops.experiments import local_tracking_uri  # noqa: E402
 from pipelines.definition import hyperparameter_parameters  # noqa: E402
 
 ENV = "dev"
@@ -44,7 +45,8 @@ def local_run(work: Path, *extra: str) -> tuple[float, dict[str, Any]]:
 
 
 def bare_chain(folder: Path) -> float:
-    """The pipeline's four scripts as plain subprocesses, with the arguments the definition gives them."""
+    """The pipeline's four scripts as plain subprocesses, with the arguments and the tracking store the
+    definition gives them."""
     env = load_environment(ENV)
     python = sys.executable
     raw = folder / "raw"
@@ -63,9 +65,12 @@ def bare_chain(folder: Path) -> float:
           *[arg for name in ("train", "validation", "test", "baseline", "report")
             for arg in (f"--{name}", str(out / name))],
           "--target", env.data.target, "--problem-type", env.data.problem_type.value], base),
+        # The Train step logs its run to the work folder's MLflow store (a fresh one, as in a fresh work
+        # folder): the bare job does the same work, so the ratio measures the executor alone.
         ([python, "-m", "containers.training", "train"],
          {**base, "SAGEMAKER_BASE_DIR": str(train), "SM_CHANNEL_TRAIN": str(out / "train"),
-          "SM_CHANNEL_VALIDATION": str(out / "validation")}),
+          "SM_CHANNEL_VALIDATION": str(out / "validation"), "TRAINING_JOB_NAME": "bench-train",
+          "MLFLOW_TRACKING_URI": local_tracking_uri(folder), "MLFLOW_EXPERIMENT_NAME": "bench"}),
         ([python, "-m", "pipelines.steps.evaluate", "--model", str(train / "model"), "--test", str(out / "test"),
           "--output", str(folder / "evaluation")], base),
         ([python, "-m", "containers.monitor"],
