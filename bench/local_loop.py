@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from config.settings import load_environment  # noqa: E402
 from mlops.experiments import local_tracking_uri  # noqa: E402
-from pipelines.definition import hyperparameter_parameters  # noqa: E402
+from pipelines.contract import hyperparameter_parameters  # noqa: E402
 
 ENV = "dev"
 REPEATS = 2

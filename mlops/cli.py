@@ -27,7 +27,7 @@ from mlops.aws import AwsTarget, client
 from mlops.errors import MlopsError
 from mlops.local.commands import add_local_commands, local_registry, work_dir_option
 from mlops.registry import RegistryAccess, S3Objects
-from pipelines.definition import DefinitionError
+from pipelines.contract import DefinitionError
 
 ENDPOINT_URL_VARIABLE = "MLOPS_AWS_ENDPOINT_URL"
 Handler = Callable[[argparse.Namespace], int]

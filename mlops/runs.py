@@ -14,14 +14,14 @@ from botocore.exceptions import ClientError
 from config.naming import Names
 from config.settings import EnvironmentConfig
 from mlops.errors import ExecutionFailedError, RunError
-from pipelines.definition import (
+from pipelines.contract import (
     DEFAULT_DATASET_PREFIX,
     INPUT_DATA_URL,
     default_input_uri,
-    render_definition,
     run_parameter_refusal,
     training_code,
 )
+from pipelines.definition_json import render_definition
 from pipelines.inference_code import inference_code_files, inference_code_uri
 from pipelines.parameter_rules import parameter_problem
 

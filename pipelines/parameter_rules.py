@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from pipelines.definition import (
+from pipelines.contract import (
     PROCESSING_INSTANCE_COUNT,
     PROCESSING_INSTANCE_TYPE,
     TRAINING_INSTANCE_COUNT,

@@ -11,7 +11,7 @@ import pytest
 
 from mlops.local.errors import StepFailedError
 from mlops.local.workdir import WorkDir
-from pipelines.definition import CODE_CHANNEL, PROGRAM_HYPERPARAMETER
+from pipelines.contract import CODE_CHANNEL, PROGRAM_HYPERPARAMETER
 from tests.local.conftest import BUCKET, definition, executor, put_object
 from tests.local.test_executor import _training_step
 

@@ -16,9 +16,9 @@ from config.images import source_digest, source_tag
 from config.naming import Names
 from config.settings import DataConfig, EnvironmentConfig, ProblemType, QualityGate
 from containers.training.estimators import DEFAULT_ESTIMATOR
+from pipelines import contract, lineage
 from pipelines import definition as pd_
-from pipelines import lineage
-from pipelines.definition import (
+from pipelines.contract import (
     CHECK_QUALITY,
     DATA_QUALITY,
     EVALUATE,
@@ -27,10 +27,8 @@ from pipelines.definition import (
     REGISTER_STEP,
     TRAIN,
     DefinitionError,
-    iter_steps,
-    render_definition,
-    step_dependencies,
 )
+from pipelines.definition_json import iter_steps, render_definition, step_dependencies
 from pipelines.steps import evaluate as evaluate_step
 from pipelines.steps import preprocess as preprocess_step
 
@@ -72,7 +70,7 @@ def test_steps_have_the_documented_names_and_types(definitions: dict[str, dict[s
     gate = _steps(definition)[CHECK_QUALITY]["Arguments"]
     assert [(s["Name"], s["Type"]) for s in gate["IfSteps"]] == [(REGISTER_STEP, "RegisterModel")]
     assert [(s["Name"], s["Type"]) for s in gate["ElseSteps"]] == [(FAIL, "Fail")]
-    assert set(_steps(definition)) == set(pd_.STEP_NAMES)
+    assert set(_steps(definition)) == set(contract.STEP_NAMES)
 
 
 def test_steps_read_each_other_through_get_references(definitions: dict[str, dict[str, Any]]) -> None:
@@ -174,7 +172,7 @@ def test_parameter_defaults_come_from_the_environment(
         assert "MetricThreshold" not in parameters  # a run cannot lower the bar the approver relies on
     assert "ModelApprovalStatus" not in parameters  # registration is always pending (issue 12)
     for key, value in env.training.hyperparameters.items():
-        name = pd_.hyperparameter_parameter_name(key)
+        name = contract.hyperparameter_parameter_name(key)
         assert (parameters[name]["Type"], defaults[name]) == ("String", value)
 
 
@@ -218,12 +216,13 @@ def test_hyperparameters_are_strings_wired_to_parameters_plus_target_and_problem
     env = environments["dev"]
     hyperparameters = _steps(definitions["dev"])[TRAIN]["Arguments"]["HyperParameters"]
     expected: dict[str, Any] = {
-        key: {"Get": f"Parameters.{pd_.hyperparameter_parameter_name(key)}"} for key in env.training.hyperparameters
+        key: {"Get": f"Parameters.{contract.hyperparameter_parameter_name(key)}"}
+        for key in env.training.hyperparameters
     }
     expected |= {"target": env.data.target, "problem_type": env.data.problem_type.value,
                  "estimator": env.training.estimator or DEFAULT_ESTIMATOR}
     assert hyperparameters == expected
-    assert pd_.hyperparameter_parameter_name("n_estimators") == "NEstimators"
+    assert contract.hyperparameter_parameter_name("n_estimators") == "NEstimators"
 
 
 def test_hyperparameter_names_that_collide_are_refused(environments: dict[str, EnvironmentConfig]) -> None:
@@ -231,10 +230,10 @@ def test_hyperparameter_names_that_collide_are_refused(environments: dict[str, E
     clashing = env.model_copy(update={"training": env.training.model_copy(
         update={"hyperparameters": {"max_depth": "3", "max-depth": "4"}})})
     with pytest.raises(DefinitionError, match="max-depth"):
-        pd_.hyperparameter_parameters(clashing)
+        contract.hyperparameter_parameters(clashing)
     reserved = env.model_copy(update={"training": env.training.model_copy(update={"hyperparameters": {"target": "y"}})})
     with pytest.raises(DefinitionError, match=r"data\.target"):
-        pd_.hyperparameter_parameters(reserved)
+        contract.hyperparameter_parameters(reserved)
 
 
 @pytest.mark.parametrize("env_name", ["dev", "staging", "prod"])
@@ -286,7 +285,7 @@ def test_step_outputs_are_written_per_execution_under_the_artifacts_bucket(
             f"s3://{names.bucket('artifacts')}/{names.pipeline}",
             {"Get": "Execution.PipelineExecutionId"}, PREPROCESS, output["OutputName"],
         ]}}
-    assert [o["OutputName"] for o in outputs] == list(pd_.PREPROCESS_OUTPUTS)
+    assert [o["OutputName"] for o in outputs] == list(contract.PREPROCESS_OUTPUTS)
 
 
 def test_processing_steps_cache_and_retry_but_gate_steps_do_not(definitions: dict[str, dict[str, Any]]) -> None:

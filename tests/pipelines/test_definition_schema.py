@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pipelines.definition import iter_steps
+from pipelines.definition_json import iter_steps
 from tests.fixtures import SAGEMAKER_REFERENCE
 
 SCHEMA_FILE = SAGEMAKER_REFERENCE / "pipeline-definition.schema.json"

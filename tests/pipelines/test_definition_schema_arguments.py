@@ -7,7 +7,8 @@ from typing import Any
 
 from config.settings import EnvironmentConfig, load_environment
 from containers.contracts.data_schema import ColumnSchema, DataSchema, parse_schema
-from pipelines.definition import CONTAINER_ARGUMENT_LIMIT, PREPROCESS, data_schema_arguments, iter_steps
+from pipelines.contract import CONTAINER_ARGUMENT_LIMIT, PREPROCESS, data_schema_arguments
+from pipelines.definition_json import iter_steps
 
 
 def _with_schema(schema: DataSchema) -> EnvironmentConfig:

@@ -7,7 +7,7 @@ from typing import Any
 
 from config.naming import Names
 from config.settings import EnvironmentConfig
-from pipelines.definition import MLFLOW_TRACKING_URI, TRAIN
+from pipelines.contract import MLFLOW_TRACKING_URI, TRAIN
 
 
 def train_environment(definition: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from config.settings import CONFIG_FILE, REPO_ROOT, ConfigError, EnvironmentConfig, load_project
+from pipelines import contract
 from pipelines import definition as pd_
 
 SCRIPT = "tests/fixtures/script_mode/train.py"
@@ -32,20 +33,21 @@ def test_entry_point_renders_sagemaker_program_and_a_content_addressed_code_chan
 ) -> None:
     env = with_training(environments["dev"], entry_point=SCRIPT)
     definition = pd_.build_pipeline_definition(env, image_tag="test")
-    train = next(step for step in definition["Steps"] if step["Name"] == pd_.TRAIN)["Arguments"]
-    assert train["HyperParameters"][pd_.PROGRAM_HYPERPARAMETER] == "train.py"
-    assert pd_.ESTIMATOR_HYPERPARAMETER not in train["HyperParameters"]
-    code = pd_.training_code(env)
+    train = next(step for step in definition["Steps"] if step["Name"] == contract.TRAIN)["Arguments"]
+    assert train["HyperParameters"][contract.PROGRAM_HYPERPARAMETER] == "train.py"
+    assert contract.ESTIMATOR_HYPERPARAMETER not in train["HyperParameters"]
+    code = contract.training_code(env)
     assert code is not None
     assert code.source == REPO_ROOT / SCRIPT
     channels = {channel["ChannelName"]: channel for channel in train["InputDataConfig"]}
-    assert channels[pd_.CODE_CHANNEL]["DataSource"]["S3DataSource"]["S3Uri"] == code.uri
+    assert channels[contract.CODE_CHANNEL]["DataSource"]["S3DataSource"]["S3Uri"] == code.uri
     assert code.uri.startswith("s3://mlops-kit-dev-artifacts-111111111111-eu-west-1/mlops-kit-dev-training/code/")
 
 
 def test_a_changed_script_gets_a_new_code_prefix(environments: dict[str, EnvironmentConfig]) -> None:
-    first = pd_.training_code(with_training(environments["dev"], entry_point=SCRIPT))
-    other = pd_.training_code(with_training(environments["dev"], entry_point=SCRIPT.replace("train", "forgets_model")))
+    first = contract.training_code(with_training(environments["dev"], entry_point=SCRIPT))
+    forgetful = with_training(environments["dev"], entry_point=SCRIPT.replace("train", "forgets_model"))
+    other = contract.training_code(forgetful)
     assert first is not None
     assert other is not None
     assert first.uri != other.uri
@@ -56,16 +58,16 @@ def test_estimator_hyperparameter_typo_fails_the_definition_naming_estimator_and
 ) -> None:
     env = with_training(environments["dev"], estimator="sklearn.ensemble.RandomForestClassifier",
                         hyperparameters={"n_estimator": "10"})
-    with pytest.raises(pd_.DefinitionError, match=r"environment 'dev': training.estimator: RandomForestClassifier "
+    with pytest.raises(contract.DefinitionError, match=r"environment 'dev': training.estimator: RandomForestClassifier "
                                                   r"has no hyperparameter 'n_estimator' \(did you mean 'n_estimators'"
                                                   r"\?\); accepted: .*max_depth"):
-        pd_.check_estimator(env)
+        contract.check_estimator(env)
 
 
 def test_estimator_of_a_package_not_installed_here_is_left_to_the_training_image(
     environments: dict[str, EnvironmentConfig],
 ) -> None:
-    pd_.check_estimator(with_training(environments["dev"], estimator="not_installed_here.Model",
+    contract.check_estimator(with_training(environments["dev"], estimator="not_installed_here.Model",
                                       hyperparameters={"anything": "1"}))
 
 
@@ -73,14 +75,14 @@ def test_regressor_for_a_classification_problem_fails_the_definition(
     environments: dict[str, EnvironmentConfig],
 ) -> None:
     env = with_training(environments["dev"], estimator="sklearn.ensemble.RandomForestRegressor", hyperparameters={})
-    with pytest.raises(pd_.DefinitionError, match="is a regressor; problem_type is BinaryClassification"):
-        pd_.check_estimator(env)
+    with pytest.raises(contract.DefinitionError, match="is a regressor; problem_type is BinaryClassification"):
+        contract.check_estimator(env)
 
 
 def test_estimator_key_in_hyperparameters_is_refused(environments: dict[str, EnvironmentConfig]) -> None:
     env = with_training(environments["dev"], hyperparameters={"estimator": "x.Y"})
-    with pytest.raises(pd_.DefinitionError, match="must not set 'estimator'"):
-        pd_.hyperparameter_parameters(env)
+    with pytest.raises(contract.DefinitionError, match="must not set 'estimator'"):
+        contract.hyperparameter_parameters(env)
 
 
 @pytest.mark.parametrize(

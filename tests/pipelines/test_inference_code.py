@@ -10,7 +10,9 @@ from config.naming import Names
 from config.settings import EnvironmentConfig, InferenceCodeConfig, load_environment
 from mlops import runs
 from mlops.aws import AwsTarget, client
-from pipelines.definition import TRAIN, DefinitionError, build_pipeline_definition, iter_steps
+from pipelines.contract import TRAIN, DefinitionError
+from pipelines.definition import build_pipeline_definition
+from pipelines.definition_json import iter_steps
 from pipelines.inference_code import inference_code_files, inference_code_uri
 
 EXAMPLE = "examples/inference_code"

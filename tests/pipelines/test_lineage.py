@@ -10,7 +10,9 @@ import pytest
 
 from config.settings import EnvironmentConfig
 from pipelines import lineage
-from pipelines.definition import DATASET_PROPERTY_FILE, PREPROCESS, build_pipeline_definition, iter_steps
+from pipelines.contract import DATASET_PROPERTY_FILE, PREPROCESS
+from pipelines.definition import build_pipeline_definition
+from pipelines.definition_json import iter_steps
 from pipelines.steps.preprocess import REPORT_FILE, data_sha256
 from tests.pipelines.test_preprocess import make_raw, run_preprocess
 

@@ -14,7 +14,7 @@ from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.registry import CheckContext, StepRunner, runner_of
 from mlops.local.errors import UnsupportedDefinitionError
 from mlops.local.workdir import WorkDir
-from pipelines.definition import iter_steps, step_dependencies
+from pipelines.definition_json import iter_steps, step_dependencies
 
 
 def check_definition(definition: Mapping[str, Any], images: ImageCatalog,

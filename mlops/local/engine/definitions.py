@@ -100,7 +100,8 @@ def start_definition_build(env: EnvironmentConfig, work: WorkDir) -> DefinitionB
 
 def main() -> int:
     """Child process: an EnvironmentConfig as JSON (argument) -> its definition JSON on stdout."""
-    from pipelines.definition import DefinitionError, build_pipeline_definition
+    from pipelines.contract import DefinitionError
+    from pipelines.definition import build_pipeline_definition
 
     try:
         env = EnvironmentConfig.model_validate_json(sys.argv[1])

@@ -31,7 +31,7 @@ from mlops.local.engine.retry import LOCAL_BACKOFF_SCALE, RetryState
 from mlops.local.engine.runners.context import StepContext, StepResult
 from mlops.local.errors import LocalModeError, PipelineFailedError, StepFailedError
 from mlops.local.workdir import WorkDir
-from pipelines.definition import iter_steps
+from pipelines.definition_json import iter_steps
 
 DONE = ("Succeeded", "NotExecuted")
 

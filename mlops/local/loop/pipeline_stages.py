@@ -33,7 +33,7 @@ from mlops.local.loop.serving import model_of
 from mlops.local.loop.summary import DataSource
 from mlops.local.workdir import write_atomic
 from mlops.runs import parse_parameter_overrides
-from pipelines.definition import (
+from pipelines.contract import (
     DEFAULT_DATASET_PREFIX,
     INPUT_DATA_URL,
     MLFLOW_TRACKING_URI,

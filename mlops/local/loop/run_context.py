@@ -28,7 +28,7 @@ from mlops.local.loop.serving import Endpoint, ServedModel, start_endpoint
 from mlops.local.loop.summary import RunSummary
 from mlops.local.loop.user_data import UserData, environment_for, inspect_csv
 from mlops.local.workdir import DEFAULT_WORK_DIR, WorkDir, new_execution_id
-from pipelines.definition import parameter_defaults, run_parameter_refusal
+from pipelines.contract import parameter_defaults, run_parameter_refusal
 from pipelines.parameter_rules import parameter_problem
 
 SUMMARY_FILE = "summary.json"

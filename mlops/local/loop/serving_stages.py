@@ -40,7 +40,7 @@ from mlops.local.loop.run_context import SUMMARY_FILE, RunContext
 from mlops.local.loop.serving import ServedModel, served_model
 from mlops.local.loop.traffic import Feature, csv_payloads, drifted, for_capture, read_labels, read_rows
 from mlops.local.workdir import join_s3
-from pipelines.definition import PREPROCESS, gate_metric_path
+from pipelines.contract import PREPROCESS, gate_metric_path
 
 REPORT_FILE = "report.html"
 DRIFT_METRIC_PREFIX = "feature_baseline_drift_"

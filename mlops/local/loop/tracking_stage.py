@@ -23,7 +23,7 @@ from mlops.local.aws.moto_server import LocalAws
 from mlops.local.engine import jobs
 from mlops.local.loop.run_context import RunContext
 from mlops.local.workdir import WorkDirObjects
-from pipelines.definition import MLFLOW_TRACKING_URI
+from pipelines.contract import MLFLOW_TRACKING_URI
 
 STAGE = "tracking"
 LOG_FILE = "tracking.log"
