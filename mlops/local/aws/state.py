@@ -289,9 +289,17 @@ def save_state(aws: LocalAws, state_dir: Path) -> list[Path]:
     })
 
 
+def registry_packages(state_dir: Path, group: str) -> list[dict[str, Any]] | None:
+    """`group`'s model packages as the state file keeps them (read only: no lock, no server); None
+    when the work folder has no registry yet."""
+    document = _read(state_dir / REGISTRY_FILE)
+    if document is None:
+        return None
+    return [package for package in document.get("packages", []) if package.get("ModelPackageGroupName") == group]
+
+
 def newest_approved_in_state(state_dir: Path, group: str) -> dict[str, Any] | None:
     """The newest approved version of `group` as the state file keeps it (no server needed)."""
-    document = _read(state_dir / REGISTRY_FILE)
-    approved = [package for package in (document or {}).get("packages", [])
-                if package.get("ModelPackageGroupName") == group and package.get("ModelApprovalStatus") == "Approved"]
+    approved = [package for package in registry_packages(state_dir, group) or []
+                if package.get("ModelApprovalStatus") == "Approved"]
     return max(approved, key=lambda package: int(package["ModelPackageVersion"])) if approved else None

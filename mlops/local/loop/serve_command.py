@@ -5,7 +5,6 @@ with data capture on, until Ctrl-C. Clients reach it as they reach SageMaker's r
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 from config.naming import Names
 from config.settings import load_environment
 from deployment.endpoint import VARIANT, capture_destination
-from mlops.local.aws.state import REGISTRY_FILE, STATE_VERSION
+from mlops.local.aws.state import registry_packages
 from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.jobs import log_tail
 from mlops.local.errors import LocalModeError
@@ -30,17 +29,10 @@ SERVE_FOLDER = "serve"
 
 def registered_versions(work: WorkDir, group: str) -> list[dict[str, Any]]:
     """The group's model packages as the local state file keeps them (read only: no lock, no server)."""
-    path = work.state_root / REGISTRY_FILE
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LocalModeError(f"no local registry in {work.root}; run `mlops local run` first") from None
-    except (OSError, ValueError) as error:
-        raise LocalModeError(f"{path}: local state file is unreadable ({error}); fix or delete it") from error
-    if not isinstance(document, dict) or document.get("version") != STATE_VERSION:
-        raise LocalModeError(f"{path}: not a version {STATE_VERSION} local state file; fix or delete it")
-    packages = document.get("packages", [])
-    return [package for package in packages if package.get("ModelPackageGroupName") == group]
+    packages = registry_packages(work.state_root, group)
+    if packages is None:
+        raise LocalModeError(f"no local registry in {work.root}; run `mlops local run` first")
+    return packages
 
 
 def choose_version(packages: list[dict[str, Any]], group: str, version: int | None) -> dict[str, Any]:
