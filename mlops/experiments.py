@@ -16,10 +16,11 @@ from containers.training.tracking import TAG_JOB_NAME
 from mlops import registry
 from mlops.errors import MlopsError
 from mlops.registry import ModelVersion, ObjectReader
+from pipelines import lineage
 
 TRACKING_DIR = "tracking"
 TRACKING_DATABASE = "mlflow.db"
-LINEAGE_PREFIX = "lineage:"
+LINEAGE_PREFIX = lineage.PREFIX
 # Evaluation metrics are the test split's: prefixed so they sit beside train_* and validation_*.
 EVALUATION_METRIC_PREFIX = "test_"
 TAG_MODEL_PACKAGE_ARN = "sagemaker.model_package_arn"
