@@ -100,7 +100,7 @@ def version_facts(sm: Any, objects: ObjectReader, model: ModelVersion) -> Versio
     """The version's facts; what cannot be read is listed in `problems`, never an error."""
     described = sm.describe_model_package(ModelPackageName=model.arn)
     problems: list[str] = []
-    details = registry.describe_version(sm, objects, model)
+    details = registry.details_of(objects, model, described)
     if details.metrics_problem:
         problems.append(f"evaluation metrics: {details.metrics_problem}")
     metrics = dict(details.metrics)

@@ -78,7 +78,7 @@ def version_record(sm: Any, objects: ObjectReader, model: ModelVersion) -> Versi
     if job is None:
         raise TrackingError(f"version {model.version} of {model.group!r}: its model data {url!r} names no "
                             "training job (expected .../<job>/output/model.tar.gz)")
-    details = registry.describe_version(sm, objects, model)
+    details = registry.details_of(objects, model, described)
     metrics = {f"{EVALUATION_METRIC_PREFIX}{name}": value for name, value in details.metrics.items()}
     tags = {TAG_MODEL_PACKAGE_ARN: model.arn, TAG_MODEL_PACKAGE_VERSION: str(model.version),
             TAG_APPROVAL_STATUS: model.status, **lineage_of(described)}

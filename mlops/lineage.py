@@ -53,7 +53,7 @@ def describe_version(sm: Any, objects: ObjectReader, group: str, version: int) -
     described = sm.describe_model_package(ModelPackageName=model.arn)
     properties = described.get("CustomerMetadataProperties") or {}
     containers = described.get("InferenceSpecification", {}).get("Containers", [])
-    details = registry.describe_version(sm, objects, model)
+    details = registry.details_of(objects, model, described)
     created = described.get("CreationTime")
     status = str(described.get("ModelApprovalStatus", model.status))
     return VersionRecord(

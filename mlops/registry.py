@@ -155,7 +155,11 @@ def read_metrics(objects: ObjectReader, uri: str) -> dict[str, float]:
 
 def describe_version(sm: Any, objects: ObjectReader, model: ModelVersion) -> VersionDetails:
     """The version's metrics read from its registered ModelQuality statistics file."""
-    described = sm.describe_model_package(ModelPackageName=model.arn)
+    return details_of(objects, model, sm.describe_model_package(ModelPackageName=model.arn))
+
+
+def details_of(objects: ObjectReader, model: ModelVersion, described: dict[str, Any]) -> VersionDetails:
+    """describe_version for a caller that already holds the package's DescribeModelPackage answer."""
     uri = described.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
     if not uri:
         return VersionDetails(model=model, metrics_problem="no model-quality metrics registered")
