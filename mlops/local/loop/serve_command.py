@@ -72,9 +72,8 @@ def serve(args: argparse.Namespace) -> int:
                               variant=VARIANT, capture_dir=capture_dir,
                               capture_percent=float(env.endpoint.data_capture_percent),
                               images=ImageCatalog.of(names), port=port)
-    # SIGINT too: a process started with SIGINT ignored (a shell's background job, a pytest-xdist
-    # worker's child) would otherwise keep Python from turning Ctrl-C into KeyboardInterrupt.
-    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    # SIGINT stays as the command was started: ignored in a shell's background job, as `mlops local run`.
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         endpoint.wait_ready()
         _announce(endpoint, names.endpoint, env.region, capture_dir / names.endpoint / VARIANT)
@@ -87,8 +86,7 @@ def serve(args: argparse.Namespace) -> int:
         return 0
     finally:
         endpoint.stop()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _announce(endpoint: Endpoint, name: str, region: str, capture: Path) -> None:
