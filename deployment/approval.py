@@ -7,6 +7,11 @@ from typing import Literal
 
 from config.settings import EnvironmentConfig
 
+# CustomerMetadataProperties keys of an auto-approval's audit record (written by the approval step,
+# shown by `registry describe` and the model card); their values keep to the characters SageMaker
+# accepts there (letters, digits, spaces and _.:/=+-@).
+AUDIT_PREFIX = "mlops:approval:"
+
 
 @dataclass(frozen=True)
 class ApprovalPolicy:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from deployment.approval import AUDIT_PREFIX
 from mlops import registry
-from mlops.local.loop.approval import AUDIT_PREFIX
 from mlops.registry import ObjectReader
 from pipelines import lineage
 

@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from deployment.approval import AUDIT_PREFIX
 from mlops import registry
 from mlops.local.engine.expressions import ExpressionError, parse_path, walk
 from mlops.local.errors import LocalModeError
 from mlops.local.workdir import WorkDir
-
-# CustomerMetadataProperties keys of the audit record; their values keep to the characters SageMaker
-# accepts there (letters, digits, spaces and _.:/=+-@).
-AUDIT_PREFIX = "mlops:approval:"
 
 
 @dataclass(frozen=True)
