@@ -179,7 +179,7 @@ def in_process_ceilings(model_dir: Path, single: bytes, batch: bytes) -> dict[st
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     from containers.contracts.model_artifact import load_model_artifact
-    from containers.inference.codec import parse_csv
+    from containers.inference.codec import encode_csv, parse_csv
     from containers.inference.predictor import Predictor
 
     pipeline, metadata = load_model_artifact(model_dir)
@@ -203,6 +203,12 @@ def in_process_ceilings(model_dir: Path, single: bytes, batch: bytes) -> dict[st
             predictor.predict(parse_csv(body, predictor.layout))
             timings.append(time.perf_counter() - start)
         figures[f"{name}_parse_and_score_ms"] = statistics.median(timings) * 1000
+        timings = []
+        for _ in range(parsed_repeat):
+            start = time.perf_counter()
+            encode_csv(predictor.predict(parse_csv(body, predictor.layout)))
+            timings.append(time.perf_counter() - start)
+        figures[f"{name}_request_ms"] = statistics.median(timings) * 1000
     return figures
 
 
@@ -323,9 +329,16 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=1, help="seconds of wrk before each measured run")
     parser.add_argument("--rounds", type=int, default=1, help="runs per cell (median kept)")
     parser.add_argument("--workers", type=int, default=2, help="workers of each server")
+    parser.add_argument("--servers", default="ours,bare,mlserver,flask",
+                        help="which servers wrk measures (all four are started and their answers checked)")
+    parser.add_argument("--payloads", default="single,batch", help="which bodies to run (single, batch)")
+    parser.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)),
+                        help="wrk connections per cell, comma-separated")
     parser.add_argument("--peer-threads", type=int, default=1,
                         help="OpenMP threads of MLServer's and flask's workers (0: the libraries' default)")
     args = parser.parse_args()
+    payloads = set(args.payloads.split(","))
+    concurrencies = [int(value) for value in args.concurrency.split(",")]
     wrk = ensure_wrk()
     load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench-serving-"))
@@ -339,10 +352,13 @@ def main() -> int:
         targets = start_servers(work, model_dir, requests, workers=args.workers, peer_threads=args.peer_threads,
                                 processes=processes)
         check_answers(targets, requests)
+        measured = [target for target in targets if target.name in args.servers.split(",")]
         for round_number in range(args.rounds):
             for payload, rows in (("single", 1), ("batch", 1000)):
-                for concurrency in CONCURRENCY:
-                    for target in targets:  # interleaved: each cell's servers measured minutes apart at most
+                if payload not in payloads:
+                    continue
+                for concurrency in concurrencies:
+                    for target in measured:  # interleaved: each cell's servers measured minutes apart at most
                         run_wrk(wrk, script, target, payload, concurrency=concurrency, duration=args.warmup)
                         wait_idle(target.process)
                         figures = run_wrk(wrk, script, target, payload, concurrency=concurrency,
@@ -393,8 +409,12 @@ def ratio(run: Run, other: Run) -> float:
 
 def print_report(runs: list[Run], ceilings: dict[str, float], workers: int, peer_threads: int,
                  load: tuple[tuple[float, float, float], tuple[float, float, float]]) -> None:
-    def find(server: str, payload: str, concurrency: int) -> Run:
-        return next(r for r in runs if (r.server, r.payload, r.concurrency) == (server, payload, concurrency))
+    def find(server: str, payload: str, concurrency: int) -> Run | None:
+        return next((r for r in runs if (r.server, r.payload, r.concurrency) == (server, payload, concurrency)), None)
+
+    def times(run: Run, server: str) -> str:
+        other = find(server, run.payload, run.concurrency)
+        return "-" if other is None else f"{ratio(run, other):.1f}"
 
     threads = f"{peer_threads} OpenMP thread(s)" if peer_threads else "default OpenMP threads"
     print(f"\nServing benchmark ({os.cpu_count()} cores shared by servers and wrk; {workers} workers each, peers with "
@@ -402,40 +422,49 @@ def print_report(runs: list[Run], ceilings: dict[str, float], workers: int, peer
     print(f"{'server':9s} {'payload':8s} {'c':>3s} {'req/s':>9s} {'rows/s':>11s} {'p50 ms':>8s} {'p99 ms':>8s} "
           f"{'errors':>6s} {'x flask':>8s} {'x mlserver':>10s} {'% bare':>7s}")
     for run in runs:
-        flask, mlserver, bare = (find(name, run.payload, run.concurrency) for name in ("flask", "mlserver", "bare"))
+        bare = find("bare", run.payload, run.concurrency)
+        share = "-" if bare is None else f"{100 * ratio(run, bare):.0f}%"
         print(f"{run.server:9s} {run.payload:8s} {run.concurrency:3d} {run.requests_per_s:9.0f} "
               f"{run.rows_per_s:11.0f} {run.p50_ms:8.2f} {run.p99_ms:8.2f} {run.errors:6d} "
-              f"{ratio(run, flask):8.1f} {ratio(run, mlserver):10.1f} {100 * ratio(run, bare):6.0f}%")
+              f"{times(run, 'flask'):>8s} {times(run, 'mlserver'):>10s} {share:>7s}")
     print("\nIn-process ceilings (median per call):")
     print(f"  estimator.predict_proba on a ready array: 1 row {ceilings['single_estimator_ms']:.3f} ms, "
           f"1,000 rows {ceilings['batch_estimator_ms']:.3f} ms")
     print(f"  CSV parse + fast path + estimator:        1 row {ceilings['single_parse_and_score_ms']:.3f} ms, "
           f"1,000 rows {ceilings['batch_parse_and_score_ms']:.3f} ms")
+    print(f"  ... + CSV answer (what a request costs):  1 row {ceilings['single_request_ms']:.3f} ms, "
+          f"1,000 rows {ceilings['batch_request_ms']:.3f} ms")
 
-    goals = []
+    goals: list[tuple[str, str, bool]] = []
+
+    def against(payload: str, concurrency: int, peer: str) -> tuple[Run, Run] | None:
+        ours, other = find("ours", payload, concurrency), find(peer, payload, concurrency)
+        return None if ours is None or other is None else (ours, other)
+
     for concurrency, factor, p99 in ((8, 20, 3.0), (32, 40, 8.0)):
-        ours, flask = find("ours", "single", concurrency), find("flask", "single", concurrency)
-        times = ratio(ours, flask)
-        goals.append((f"single row c={concurrency}: >= {factor}x flask req/s, p99 <= {p99:g} ms",
-                      f"{times:.1f}x, p99 {ours.p99_ms:.2f} ms", times >= factor and ours.p99_ms <= p99))
+        if pair := against("single", concurrency, "flask"):
+            ours, x = pair[0], ratio(*pair)
+            goals.append((f"single row c={concurrency}: >= {factor}x flask req/s, p99 <= {p99:g} ms",
+                          f"{x:.1f}x, p99 {ours.p99_ms:.2f} ms", x >= factor and ours.p99_ms <= p99))
     for concurrency, p99 in ((8, 3.0), (32, 8.0)):
-        ours, mlserver = find("ours", "single", concurrency), find("mlserver", "single", concurrency)
-        times = ratio(ours, mlserver)
-        goals.append((f"single row c={concurrency}: >= 30x MLServer req/s, p99 <= {p99:g} ms",
-                      f"{times:.1f}x, p99 {ours.p99_ms:.2f} ms", times >= 30 and ours.p99_ms <= p99))
+        if pair := against("single", concurrency, "mlserver"):
+            ours, x = pair[0], ratio(*pair)
+            goals.append((f"single row c={concurrency}: >= 30x MLServer req/s, p99 <= {p99:g} ms",
+                          f"{x:.1f}x, p99 {ours.p99_ms:.2f} ms", x >= 30 and ours.p99_ms <= p99))
     for concurrency in (8, 32):
-        ours, bare = find("ours", "single", concurrency), find("bare", "single", concurrency)
-        share = ratio(ours, bare)
-        goals.append((f"single row c={concurrency}: >= 40% of the bare app's req/s (ours / bare)",
-                      f"{100 * share:.0f}% ({ours.requests_per_s:.0f} / {bare.requests_per_s:.0f})", share >= 0.4))
-    ours, flask = find("ours", "batch", 8), find("flask", "batch", 8)
-    times = ratio(ours, flask)
-    goals.append(("1,000-row batches c=8: >= 3x flask rows/s, p99 <= 60 ms",
-                  f"{times:.1f}x, p99 {ours.p99_ms:.2f} ms", times >= 3 and ours.p99_ms <= 60))
-    ours = find("ours", "single", 1)
-    limit = 2 * ceilings["single_estimator_ms"]
-    goals.append(("c=1 median latency <= 2x in-process single-row estimator call",
-                  f"{ours.p50_ms:.3f} ms vs {limit:.3f} ms", ours.p50_ms <= limit))
+        if pair := against("single", concurrency, "bare"):
+            (ours, bare), fraction = pair, ratio(*pair)
+            goals.append((f"single row c={concurrency}: >= 40% of the bare app's req/s (ours / bare)",
+                          f"{100 * fraction:.0f}% ({ours.requests_per_s:.0f} / {bare.requests_per_s:.0f})",
+                          fraction >= 0.4))
+    if pair := against("batch", 8, "flask"):
+        ours, x = pair[0], ratio(*pair)
+        goals.append(("1,000-row batches c=8: >= 3x flask rows/s, p99 <= 60 ms",
+                      f"{x:.1f}x, p99 {ours.p99_ms:.2f} ms", x >= 3 and ours.p99_ms <= 60))
+    if (ours_c1 := find("ours", "single", 1)) is not None:
+        limit = 2 * ceilings["single_estimator_ms"]
+        goals.append(("c=1 median latency <= 2x in-process single-row estimator call",
+                      f"{ours_c1.p50_ms:.3f} ms vs {limit:.3f} ms", ours_c1.p50_ms <= limit))
     errors = sum(run.errors for run in runs if run.server == "ours")
     goals.append(("no errors from our server", str(errors), errors == 0))
     print("\nGoals:")

@@ -32,6 +32,7 @@ from containers.inference.protocol import WORKER_REQUESTS
 from containers.inference.runtime_api import CUSTOM_ATTRIBUTES, RuntimeRequest, runtime_request, runtime_response
 from containers.inference.schema_guard import SchemaGuard
 from containers.inference.settings import ServingSettings
+from containers.inference.worker_tuning import freeze_heap, keep_freed_memory
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -98,6 +99,7 @@ class InferenceApp:
             if handlers is not None:
                 self.flow = HandlerFlow(handlers, model_dir, self.settings.default_accept,
                                         guard_factory=lambda layout: SchemaGuard(schema, layout) if schema else None)
+                freeze_heap()
                 _log(f"model loaded through {handlers.source} ({', '.join(handlers.names) or 'no handler'}; "
                      "the server's defaults for the rest)")
                 return
@@ -109,6 +111,7 @@ class InferenceApp:
             _log(f"model not loaded: {error}")
             return
         self.set_predictor(predictor)
+        freeze_heap()
         _log(f"model loaded from {model_dir} ({metadata.problem_type}, {len(metadata.features)} features, "
              f"fast path: {predictor.fast_path_reason})")
 
@@ -319,4 +322,5 @@ async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[byt
 
 def create_app() -> InferenceApp:
     """uvicorn factory: each worker builds its app from the environment."""
+    keep_freed_memory()
     return InferenceApp(ServingSettings.from_env())

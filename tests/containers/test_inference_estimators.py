@@ -13,13 +13,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 
 from containers.contracts.model_artifact import model_input_frame
 from containers.inference.codec import parse_csv
-from containers.inference.predictor import (
-    VECTOR_WALK_MAX_ROWS,
-    HistGradientBoostingScorer,
-    Predictor,
-    PublicApiScorer,
-    TreeEnsembleScorer,
-)
+from containers.inference.predictor import Predictor
+from containers.inference.quickscorer import COMPARE_MAX_ROWS
+from containers.inference.scorers import HistGradientBoostingScorer, PublicApiScorer, TreeEnsembleScorer
 from tests.containers.conftest import make_tabular_frame
 from tests.containers.test_inference_fastpath import as_csv, fitted, request_rows
 
@@ -67,7 +63,7 @@ def test_served_predictions_equal_the_plain_pipeline_exactly(name: str, problem_
     else:
         assert isinstance(predictor.scorer, PublicApiScorer)
     # 150 rows and 20 rows: HistGradientBoosting scores large and small batches by different routes.
-    for rows in (request_rows(150, seed=32), request_rows(VECTOR_WALK_MAX_ROWS - 12, seed=34)):
+    for rows in (request_rows(150, seed=32), request_rows(COMPARE_MAX_ROWS, seed=34)):
         result = predictor.predict(parse_csv(as_csv(rows), predictor.layout))
         data = model_input_frame(rows, metadata.features)
         assert result.values == pipeline.predict(data).tolist()
@@ -90,19 +86,23 @@ def test_hist_gradient_boosting_scorer_equals_sklearn_on_missing_values_by_both_
         labels = np.digitize(signal, np.quantile(signal, np.linspace(0, 1, classes + 1)[1:-1]))
         estimator = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(x, labels)
     scorer = HistGradientBoostingScorer(estimator)
-    for count in (1, VECTOR_WALK_MAX_ROWS, VECTOR_WALK_MAX_ROWS + 1, 500):
+    assert scorer.route == "QuickScorer"
+    for count in (1, COMPARE_MAX_ROWS, COMPARE_MAX_ROWS + 1, 500):
         batch = x[:count]
+        assert scorer.uses_tables(count)
         if problem_type == "Regression":
             assert np.array_equal(scorer.predict(batch), estimator.predict(batch))
         else:
             probabilities, encoded = scorer.classify(batch)
             assert np.array_equal(probabilities, estimator.predict_proba(batch))
             assert np.array_equal(estimator.classes_[encoded], estimator.predict(batch))
+        # sklearn's per-tree route, taken for batches the tables would cost more on, gives the same.
+        assert np.array_equal(scorer._raw_per_tree(np.ascontiguousarray(batch)), scorer.raw(batch))
 
 
-def test_hist_gradient_boosting_walk_keeps_splits_on_missing_values_and_infinite_inputs_exact() -> None:
-    """A split that sends every number left and NaN right has threshold +inf in sklearn (the walk's
-    stand-in for NaN is +inf too), and an infinite input meets the stand-ins: both still score as sklearn."""
+def test_hist_gradient_boosting_scorer_keeps_splits_on_missing_values_and_infinite_inputs_exact() -> None:
+    """A split that sends every number left and NaN right has threshold +inf in sklearn; an infinite
+    input meets it (+inf <= +inf goes left) and every other threshold: all still score as sklearn."""
     rng = np.random.default_rng(36)
     x = rng.normal(size=(800, 3))
     gone = rng.random(800) < 0.3
@@ -113,11 +113,11 @@ def test_hist_gradient_boosting_walk_keeps_splits_on_missing_values_and_infinite
               for tree in iteration]
     assert any(np.isinf(nodes["num_threshold"]).any() for nodes in splits), "the data must produce a NaN split"
     scorer = HistGradientBoostingScorer(estimator)
-    probe = x[:VECTOR_WALK_MAX_ROWS].copy()
+    probe = x[:16].copy()
     probe[1, 1] = np.inf
     probe[2, 0] = -np.inf
     probe[3, 2] = np.inf
-    for batch in (x[:1], x[gone][:3], x[:VECTOR_WALK_MAX_ROWS], probe, probe[1:2]):
+    for batch in (x[:1], x[gone][:3], x[:16], probe, probe[1:2], probe[1:4]):
         probabilities, encoded = scorer.classify(batch)
         assert np.array_equal(probabilities, estimator.predict_proba(batch))
         assert np.array_equal(estimator.classes_[encoded], estimator.predict(batch))

@@ -15,7 +15,8 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
 from containers.contracts.model_artifact import FeatureSpec, ModelMetadata, model_input_frame
 from containers.inference.batching import MicroBatcher
 from containers.inference.codec import BadRequestError, FeatureLayout, RowBatch, parse_csv, parse_json
-from containers.inference.predictor import Predictor, ScoringError, TreeEnsembleScorer
+from containers.inference.predictor import Predictor, ScoringError
+from containers.inference.scorers import TreeEnsembleScorer
 from containers.training.estimators import build_estimator
 from containers.training.train import build_pipeline, feature_specs, python_labels
 from tests.containers.conftest import make_tabular_frame

@@ -1,0 +1,170 @@
+"""The fitted pipeline's preprocessing (ColumnTransformer of imputers, scalers, one-hot encoders) rebuilt
+as array operations on a RowBatch: the fast path's first half, with the same float64 results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from containers.inference.codec import FeatureLayout, RowBatch
+
+
+class FastPathUnsupportedError(Exception):
+    """The fitted model holds a step or option the fast path does not reproduce."""
+
+
+@dataclass(frozen=True)
+class _NumericBlock:
+    columns: tuple[int, ...]  # positions in RowBatch.numeric
+    fill: np.ndarray | None  # imputer statistics (NaN -> value), or None without an imputer
+    mean: np.ndarray | None
+    scale: np.ndarray | None
+    width: int
+
+
+@dataclass(frozen=True)
+class _CategoricalBlock:
+    columns: tuple[int, ...]  # positions in RowBatch.categorical
+    fill: tuple[Any, ...] | None  # imputer statistics per column (missing -> value)
+    offsets: tuple[dict[str, int], ...]  # per column: category -> output column (absolute)
+    width: int
+
+
+def _steps(transformer: Any) -> list[Any]:
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(transformer, Pipeline):
+        return [step for _, step in transformer.steps if step not in (None, "passthrough")]
+    return [transformer]
+
+
+def _is_nan_imputer(step: Any) -> bool:
+    from sklearn.impute import SimpleImputer
+
+    missing = getattr(step, "missing_values", None)
+    return (
+        type(step) is SimpleImputer
+        and isinstance(missing, float)
+        and np.isnan(missing)
+        and not step.add_indicator
+    )
+
+
+def _numeric_block(steps: list[Any], columns: tuple[int, ...], start: int) -> _NumericBlock:
+    from sklearn.preprocessing import StandardScaler
+
+    fill = mean = scale = None
+    remaining = list(steps)
+    if remaining and _is_nan_imputer(remaining[0]):
+        statistics = np.asarray(remaining.pop(0).statistics_, dtype=np.float64)
+        if statistics.shape != (len(columns),) or np.isnan(statistics).any():
+            # An all-missing training column is dropped by the imputer: the output shape changes.
+            raise FastPathUnsupportedError("numeric imputer with empty features")
+        fill = statistics
+    if remaining and type(remaining[0]) is StandardScaler:
+        scaler = remaining.pop(0)
+        mean = None if scaler.mean_ is None or not scaler.with_mean else np.asarray(scaler.mean_, np.float64)
+        scale = None if scaler.scale_ is None or not scaler.with_std else np.asarray(scaler.scale_, np.float64)
+    if remaining:
+        raise FastPathUnsupportedError(f"numeric step {type(remaining[0]).__name__}")
+    return _NumericBlock(columns, fill, mean, scale, len(columns))
+
+
+def _categorical_block(steps: list[Any], columns: tuple[int, ...], start: int) -> _CategoricalBlock:
+    from sklearn.preprocessing import OneHotEncoder
+
+    fill = None
+    remaining = list(steps)
+    if remaining and _is_nan_imputer(remaining[0]):
+        imputer = remaining.pop(0)
+        if imputer.strategy not in ("most_frequent", "constant"):
+            raise FastPathUnsupportedError(f"categorical imputer strategy {imputer.strategy}")
+        fill = tuple(imputer.statistics_)
+        if len(fill) != len(columns):
+            raise FastPathUnsupportedError("categorical imputer with empty features")
+    if len(remaining) != 1 or type(remaining[0]) is not OneHotEncoder:
+        raise FastPathUnsupportedError("categorical block is not [SimpleImputer] + OneHotEncoder")
+    encoder = remaining[0]
+    if (
+        encoder.handle_unknown != "ignore"
+        or encoder.drop is not None
+        or getattr(encoder, "_infrequent_enabled", False)
+        or encoder.sparse_output
+        or np.dtype(encoder.dtype) != np.float64
+    ):
+        raise FastPathUnsupportedError("one-hot options (drop, infrequent, sparse or dtype)")
+    offsets = []
+    position = start
+    for categories in encoder.categories_:
+        if not all(isinstance(value, str) for value in categories):
+            raise FastPathUnsupportedError("non-string categories")
+        offsets.append({value: position + i for i, value in enumerate(categories)})
+        position += len(categories)
+    return _CategoricalBlock(columns, fill, tuple(offsets), position - start)
+
+
+class CompiledPreprocessor:
+    """The fitted ColumnTransformer as numpy operations on a RowBatch: same float64 results, no DataFrame."""
+
+    def __init__(self, column_transformer: Any, layout: FeatureLayout):
+        from sklearn.compose import ColumnTransformer
+
+        if type(column_transformer) is not ColumnTransformer:
+            raise FastPathUnsupportedError(f"preprocess step is a {type(column_transformer).__name__}")
+        numeric_position = {name_index: i for i, name_index in enumerate(layout.numeric)}
+        categorical_position = {name_index: i for i, name_index in enumerate(layout.categorical)}
+        self.blocks: list[_NumericBlock | _CategoricalBlock] = []
+        width = 0
+        for name, transformer, columns in column_transformer.transformers_:
+            if isinstance(transformer, str) and transformer == "drop":
+                continue
+            if isinstance(transformer, str) or name == "remainder":
+                raise FastPathUnsupportedError(f"transformer {name!r} is {transformer!r}")
+            if not all(isinstance(column, str) and column in layout.index for column in columns):
+                raise FastPathUnsupportedError(f"transformer {name!r} selects columns not named in metadata")
+            indices = [layout.index[column] for column in columns]
+            steps = _steps(transformer)
+            block: _NumericBlock | _CategoricalBlock
+            if indices and all(i in numeric_position for i in indices):
+                block = _numeric_block(steps, tuple(numeric_position[i] for i in indices), width)
+            elif indices and all(i in categorical_position for i in indices):
+                block = _categorical_block(steps, tuple(categorical_position[i] for i in indices), width)
+            else:
+                raise FastPathUnsupportedError(f"transformer {name!r} mixes or lacks feature types")
+            self.blocks.append(block)
+            width += block.width
+        self.width = width
+
+    def transform(self, batch: RowBatch) -> np.ndarray:
+        rows = batch.rows
+        out = np.zeros((rows, self.width), dtype=np.float64)
+        start = 0
+        for block in self.blocks:
+            if isinstance(block, _NumericBlock):
+                values = batch.numeric[:, list(block.columns)]
+                if block.fill is not None:
+                    missing = np.isnan(values)
+                    if missing.any():
+                        values = np.where(missing, block.fill, values)
+                # Same operations, in the same order, as StandardScaler.transform: bit-identical floats.
+                if block.mean is not None:
+                    values = values - block.mean
+                if block.scale is not None:
+                    values = values / block.scale
+                out[:, start:start + block.width] = values
+            else:
+                categorical = batch.categorical
+                for j, column in enumerate(block.columns):
+                    lookup = block.offsets[j]
+                    fill = block.fill[j] if block.fill is not None else None
+                    for i in range(rows):
+                        value = categorical[i, column]
+                        if value is None:
+                            value = fill
+                        position = lookup.get(value)
+                        if position is not None:  # unknown category: all zeros (handle_unknown=ignore)
+                            out[i, position] = 1.0
+            start += block.width
+        return out
