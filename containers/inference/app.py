@@ -143,6 +143,9 @@ class InferenceApp:
             elif message["type"] == "lifespan.shutdown":
                 if self.capture is not None:
                     self.capture.close()
+                if self.batcher is not None and self.batcher.requests:
+                    _log(f"micro-batching: {self.batcher.requests} request(s) scored in "
+                         f"{self.batcher.batches} batch(es)")
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
+import operator
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,11 +85,15 @@ class RowBatch:
         )
 
 
+# Clients send the same few header values request after request: parsed once, looked up after (a
+# bounded cache, so headers a client varies cannot grow it).
+@functools.lru_cache(maxsize=256)
 def media_type(header: str) -> str:
     """`text/csv; charset=utf-8` -> `text/csv`."""
     return header.split(";", 1)[0].strip().lower()
 
 
+@functools.lru_cache(maxsize=256)
 def negotiate_accept(header: str | None, default: str) -> str | None:
     """The response type for an Accept header: the first supported entry by preference, the default for
     a missing header or `*/*`, None when nothing listed is supported (-> 406)."""
@@ -151,37 +157,55 @@ def _bad_number(layout: FeatureLayout, rows: list[list[Any]], column_positions: 
     return BadRequestError(400, "a numeric feature holds a value that is not a finite number")
 
 
-def _numeric_block(layout: FeatureLayout, rows: list[list[str]], columns: list[tuple[str, ...]]) -> np.ndarray:
-    """float64 (NaN = empty field) for the numeric columns; `columns` is the transposed rows."""
+def _picked(rows: list[list[str]], positions: tuple[int, ...]) -> list[Any]:
+    """Each row's fields at `positions`, picked in C (itemgetter), as tuples (one position: the field)."""
+    return list(map(operator.itemgetter(*positions), rows))
+
+
+def _numeric_block(layout: FeatureLayout, rows: list[list[str]], empty: bool | None) -> np.ndarray:
+    """float64 (NaN = empty field) for the numeric columns, converted in one C-level call. `empty`: whether
+    the rows may hold empty fields (None: not known; an exception tells)."""
     positions = layout.numeric
-    numbers = np.empty((len(rows), len(positions)), dtype=np.float64)
+    if not positions:
+        return np.empty((len(rows), 0), dtype=np.float64)
+    picked = _picked(rows, positions)
     try:
-        for k, j in enumerate(positions):
-            column = columns[j]
-            # Whole-column C-level conversion; only columns with empty fields take a per-value pass.
-            numbers[:, k] = np.array(column if "" not in column else [v or "nan" for v in column],
-                                     dtype=np.float64)
+        if empty is not True:
+            try:
+                numbers = np.array(picked, dtype=np.float64)
+            except ValueError:
+                if empty is False:
+                    raise
+                empty = True
+        if empty:
+            # Missing values: empty fields read as NaN, a pass in Python over the values.
+            numbers = np.array([v or "nan" for v in picked] if len(positions) == 1 else
+                               [[v or "nan" for v in values] for values in picked], dtype=np.float64)
     except ValueError:
         raise _bad_number(layout, rows, positions) from None
     if np.isinf(numbers).any():
         raise _bad_number(layout, rows, positions)
-    return numbers
+    return numbers.reshape(len(rows), len(positions))
 
 
-def _categorical_block(layout: FeatureLayout, rows: list[list[str]], columns: list[tuple[str, ...]]) -> np.ndarray:
+def _categorical_block(layout: FeatureLayout, rows: list[list[str]], empty: bool | None) -> np.ndarray:
     positions = layout.categorical
-    values = np.empty((len(rows), len(positions)), dtype=object)
-    for k, j in enumerate(positions):
-        column = np.array(columns[j], dtype=object)
-        column[column == ""] = None
-        values[:, k] = column
+    if not positions:
+        return np.empty((len(rows), 0), dtype=object)
+    values = np.array(_picked(rows, positions), dtype=object).reshape(len(rows), len(positions))
+    if empty is not False:
+        values[values == ""] = None
     return values
 
 
-def _row_batch(layout: FeatureLayout, rows: list[list[str]]) -> RowBatch:
-    columns = list(zip(*rows, strict=True))  # transposed in C: no Python loop per value
-    return RowBatch(numeric=_numeric_block(layout, rows, columns),
-                    categorical=_categorical_block(layout, rows, columns))
+def _row_batch(layout: FeatureLayout, rows: list[list[str]], empty: bool | None = None) -> RowBatch:
+    return RowBatch(numeric=_numeric_block(layout, rows, empty), categorical=_categorical_block(layout, rows, empty))
+
+
+def _has_empty_field(text: str) -> bool:
+    """Whether plain CSV text (no quotes, \n line ends) holds an empty field: a few substring scans."""
+    return (",," in text or ",\n" in text or "\n," in text or "\n\n" in text or text.startswith((",", "\n"))
+            or text.endswith(","))
 
 
 def _all_numeric_csv(text: str, layout: FeatureLayout) -> RowBatch | None:
@@ -220,13 +244,14 @@ def _plain_csv_lines(text: str) -> list[str] | None:
     return lines
 
 
-def _split_csv_rows(text: str) -> list[list[str]]:
+def _split_csv_rows(text: str) -> tuple[list[list[str]], bool | None]:
+    """The rows, and whether they hold an empty field (None: not known)."""
     lines = _plain_csv_lines(text)
     if lines is not None:
-        return [line.split(",") for line in lines]
+        return [line.split(",") for line in lines], _has_empty_field(text.replace("\r\n", "\n"))
     # Quoted fields may hold commas or line breaks: let the csv module read them. It gives an empty
     # line no field; a split gives it one empty field (one missing value), as every line is a row.
-    return [row or [""] for row in csv.reader(io.StringIO(text))]
+    return [row or [""] for row in csv.reader(io.StringIO(text))], None
 
 
 def parse_csv(body: bytes, layout: FeatureLayout) -> RowBatch:
@@ -236,19 +261,20 @@ def parse_csv(body: bytes, layout: FeatureLayout) -> RowBatch:
     if fast is not None:
         return fast
     try:
-        rows = _split_csv_rows(text)
+        rows, empty = _split_csv_rows(text)
     except csv.Error as error:
         raise BadRequestError(400, f"malformed CSV: {error}") from None
     width = len(layout.names)
-    for row_number, row in enumerate(rows):
-        if len(row) != width:
-            raise BadRequestError(
-                400, f"row {row_number}: {len(row)} column(s), the model takes {width} ({', '.join(layout.names)})",
-                row=row_number,
-            )
+    if set(map(len, rows)) - {width}:  # counted in C; the loop below only names the first bad row
+        for row_number, row in enumerate(rows):
+            if len(row) != width:
+                raise BadRequestError(
+                    400, f"row {row_number}: {len(row)} column(s), the model takes {width} ({', '.join(layout.names)})",
+                    row=row_number,
+                )
     if not rows:
         raise BadRequestError(400, "no rows in the CSV body")
-    return _row_batch(layout, rows)
+    return _row_batch(layout, rows, empty)
 
 
 def _json_value_to_text(value: Any, row: int, name: str) -> str:
@@ -384,12 +410,18 @@ def _csv_field(value: Any) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=16)
+def _label_fields(classes: tuple[Any, ...]) -> dict[Any, str]:
+    """Each class label as its CSV field: the same model's few classes, made once."""
+    return {label: _csv_field(label) for label in classes}
+
+
 def encode_csv(predictions: Predictions) -> bytes:
     """One line per row: `label,p(class 0),p(class 1),...` (classes in metadata order) or `value`.
     Floats are written with repr: the shortest text that reads back as the same float64."""
     if predictions.probabilities is None:
         return "".join([_csv_field(value) + "\n" for value in predictions.values]).encode()
-    label_text = {label: _csv_field(label) for label in (predictions.classes or ())}
+    label_text = _label_fields(predictions.classes or ())
     labels = [label_text.get(value) or _csv_field(value) for value in predictions.values]
     probabilities = predictions.probabilities.tolist()
     if predictions.probabilities.shape[1] == 2:

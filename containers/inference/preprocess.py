@@ -28,7 +28,7 @@ class _NumericBlock:
 class _CategoricalBlock:
     columns: tuple[int, ...]  # positions in RowBatch.categorical
     fill: tuple[Any, ...] | None  # imputer statistics per column (missing -> value)
-    offsets: tuple[dict[str, int], ...]  # per column: category -> output column (absolute)
+    offsets: tuple[dict[Any, int], ...]  # per column: category (str) -> output column (absolute)
     width: int
 
 
@@ -142,29 +142,34 @@ class CompiledPreprocessor:
         out = np.zeros((rows, self.width), dtype=np.float64)
         start = 0
         for block in self.blocks:
+            target = out[:, start:start + block.width]
             if isinstance(block, _NumericBlock):
-                values = batch.numeric[:, list(block.columns)]
+                values = batch.numeric if block.columns == tuple(range(batch.numeric.shape[1])) else \
+                    batch.numeric[:, block.columns]
                 if block.fill is not None:
                     missing = np.isnan(values)
                     if missing.any():
                         values = np.where(missing, block.fill, values)
                 # Same operations, in the same order, as StandardScaler.transform: bit-identical floats.
+                # Written into `out` in place: no temporary per step.
                 if block.mean is not None:
-                    values = values - block.mean
+                    values = np.subtract(values, block.mean, out=target)
                 if block.scale is not None:
-                    values = values / block.scale
-                out[:, start:start + block.width] = values
+                    values = np.divide(values, block.scale, out=target)
+                if values is not target:
+                    target[:] = values
             else:
-                categorical = batch.categorical
                 for j, column in enumerate(block.columns):
-                    lookup = block.offsets[j]
-                    fill = block.fill[j] if block.fill is not None else None
-                    for i in range(rows):
-                        value = categorical[i, column]
-                        if value is None:
-                            value = fill
-                        position = lookup.get(value)
-                        if position is not None:  # unknown category: all zeros (handle_unknown=ignore)
-                            out[i, position] = 1.0
+                    lookup, fill = block.offsets[j], block.fill[j] if block.fill is not None else None
+                    # Unknown category: no column set, all zeros (handle_unknown="ignore").
+                    positions = [lookup.get(fill if value is None else value, -1)
+                                 for value in batch.categorical[:, column].tolist()]
+                    if rows == 1:
+                        if positions[0] >= 0:
+                            out[0, positions[0]] = 1.0
+                        continue
+                    found = np.fromiter(positions, dtype=np.intp, count=rows)
+                    known = np.flatnonzero(found >= 0)
+                    out[known, found[known]] = 1.0
             start += block.width
         return out

@@ -27,9 +27,9 @@ import numpy as np
 # Trees per table: a table holds (its nodes + 2 per feature) x its trees words, so memory grows with
 # the square of this; per row the work is the same whatever the split.
 BLOCK_TREES = 128
-# Batches up to this many rows count each feature's false nodes with one comparison over all nodes
-# (one numpy call) instead of a searchsorted per feature (one call each): fewer calls win for few rows.
-COMPARE_MAX_ROWS = 4
+# Batches up to this many rows look every feature up in one searchsorted call over (feature, threshold)
+# keys, and gather their table rows in one call; larger ones take a call per feature, cheaper per row.
+FEW_ROWS = 32
 # From this many rows a batch's leaf values are added one tree at a time across rows (a call per tree)
 # rather than along each row with add.accumulate (whose cost per row is higher).
 SEQUENTIAL_SUM_MIN_ROWS = 128
@@ -49,13 +49,15 @@ class _Block:
     row_base: np.ndarray  # (Fb,) where each feature's prefix rows start in `table`
     nan_row: np.ndarray  # (Fb,) each feature's NaN row in `table`
     table: np.ndarray  # (rows, trees) leaf masks, uint32 or uint64
-    # One comparison for all nodes (few rows): every node's feature and threshold in the order of
-    # `thresholds` concatenated, and where each feature's run starts.
-    node_feature: np.ndarray
-    node_threshold: np.ndarray
-    segment_start: np.ndarray
+    # Few rows: every feature's thresholds in one sorted array of complex keys `position + 1j * threshold`
+    # (numpy orders complex numbers by real part, then imaginary): searchsorted of `position + 1j * x`
+    # counts the feature's thresholds below x, plus all earlier features' thresholds.
+    keys: np.ndarray
+    positions: np.ndarray  # (Fb,) 0, 1, ... as float64, the real parts of a row's queries
+    key_to_row: np.ndarray  # (Fb,) add to a key count to get the table row: the two extra rows per feature
+    all_features: bool  # the block tests every column, in order: the row is its own query
     leaf_values: np.ndarray  # (trees * bits,) leaf values, tree t's leaves from t * bits on
-    leaf_offset: np.ndarray  # (trees,) t * bits
+    leaf_offset: np.ndarray  # (trees,) t * bits - 1: see _exit_leaves
 
 
 def _leaves_in_order(nodes: np.ndarray) -> tuple[list[int], dict[int, tuple[int, int]]]:
@@ -81,7 +83,7 @@ def _leaves_in_order(nodes: np.ndarray) -> tuple[list[int], dict[int, tuple[int,
     return leaves, left_span
 
 
-def _block(trees: list[np.ndarray], word: type[np.unsignedinteger[Any]]) -> _Block:
+def _block(trees: list[np.ndarray], word: type[np.unsignedinteger[Any]], n_features: int) -> _Block:
     bits = np.dtype(word).itemsize * 8
     full = (1 << bits) - 1
     feature, threshold, tree_of, mask, nan_right = [], [], [], [], []
@@ -101,7 +103,7 @@ def _block(trees: list[np.ndarray], word: type[np.unsignedinteger[Any]]) -> _Blo
         raise QuickScorerUnsupportedError("a split without a numeric threshold")
     tree_array, mask_array = np.array(tree_of, dtype=np.intp), np.array(mask, dtype=word)
     nan_array = np.array(nan_right, dtype=bool)
-    tables, sorted_thresholds, order_all, row_base, nan_row = [], [], [], [], []
+    tables, sorted_thresholds, row_base, nan_row = [], [], [], []
     base = 0
     for f in features:
         mine = np.flatnonzero(feature_array == f)
@@ -114,41 +116,44 @@ def _block(trees: list[np.ndarray], word: type[np.unsignedinteger[Any]]) -> _Blo
             table[-1, tree_array[split]] &= mask_array[split]
         tables.append(table)
         sorted_thresholds.append(threshold_array[mine])
-        order_all.append(mine)
         row_base.append(base)
         nan_row.append(base + len(mine) + 1)
         base += len(table)
     # Trees of one leaf test nothing: no feature, an empty table, every word all ones (leaf 0).
-    everything = np.concatenate(order_all) if order_all else np.empty(0, dtype=np.intp)
     sizes = [len(t) for t in sorted_thresholds]
+    keys = np.empty(sum(sizes), dtype=np.complex128)
+    keys.real = np.repeat(np.arange(len(sizes), dtype=np.float64), sizes)
+    keys.imag = np.concatenate(sorted_thresholds) if sizes else keys.real
     return _Block(
         features=features, thresholds=tuple(sorted_thresholds), row_base=np.array(row_base, dtype=np.intp),
         nan_row=np.array(nan_row, dtype=np.intp),
         table=np.concatenate(tables) if tables else np.empty((0, len(trees)), dtype=word),
-        node_feature=feature_array[everything], node_threshold=threshold_array[everything],
-        segment_start=np.cumsum([0, *sizes])[:-1].astype(np.intp),
-        leaf_values=leaf_values.ravel(), leaf_offset=np.arange(len(trees), dtype=np.intp) * bits,
+        keys=keys, positions=np.arange(len(sizes), dtype=np.float64),
+        key_to_row=np.arange(len(sizes), dtype=np.intp) * 2,
+        all_features=bool(np.array_equal(features, np.arange(n_features))),
+        leaf_values=leaf_values.ravel(), leaf_offset=np.arange(len(trees), dtype=np.intp) * bits - 1,
     )
 
 
-def _lowest_bit_index(words: np.ndarray) -> np.ndarray:
-    """Index of each word's lowest set bit (never zero here: the rightmost leaf is never ruled out):
-    `w ^ (w - 1)` sets the bits up to and including it."""
+def _exit_leaves(words: np.ndarray, leaf_offset: np.ndarray) -> np.ndarray:
+    """Index into leaf_values of each word's lowest set bit (a word is never zero: the rightmost leaf
+    is never ruled out). `w ^ (w - 1)` sets the bits up to and including it; leaf_offset is t * bits - 1."""
     below = words - words.dtype.type(1)
     below ^= words
-    counted: np.ndarray = np.bitwise_count(below)
-    return counted.astype(np.intp) - 1
+    leaves: np.ndarray = np.bitwise_count(below) + leaf_offset  # uint8 + intp: intp
+    return leaves
 
 
 class QuickScorerForest:
     """One class's trees (boosting order) as QuickScorer tables; `leaf_values(rows)` per block."""
 
-    def __init__(self, trees: list[np.ndarray]):
+    def __init__(self, trees: list[np.ndarray], n_features: int):
         leaves = max(int(nodes["is_leaf"].sum()) for nodes in trees)
         if leaves > 64:
             raise QuickScorerUnsupportedError(f"a tree with {leaves} leaves (at most 64)")
         word: type[np.unsignedinteger[Any]] = np.uint32 if leaves <= 32 else np.uint64
-        self.blocks = [_block(trees[start:start + BLOCK_TREES], word) for start in range(0, len(trees), BLOCK_TREES)]
+        self.blocks = [_block(trees[start:start + BLOCK_TREES], word, n_features)
+                       for start in range(0, len(trees), BLOCK_TREES)]
         self.table_bytes = sum(block.table.nbytes for block in self.blocks)
         if self.table_bytes > MAX_TABLE_BYTES:
             raise QuickScorerUnsupportedError(f"tables of {self.table_bytes // 2**20} MiB")
@@ -158,26 +163,29 @@ class QuickScorerForest:
     @staticmethod
     def _rows_of_table(block: _Block, x: np.ndarray) -> np.ndarray:
         """(rows, Fb) the table row each (row, feature) reads."""
-        used = x[:, block.features]
+        used = x if block.all_features else x[:, block.features]
         if not len(block.features):
             return np.empty(used.shape, dtype=np.intp)
-        if len(x) <= COMPARE_MAX_ROWS:
-            false = x[:, block.node_feature] > block.node_threshold  # NaN compares False: fixed below
-            counts = np.add.reduceat(false, block.segment_start, axis=1, dtype=np.intp)
+        if len(x) <= FEW_ROWS:
+            queries = np.empty(used.shape, dtype=np.complex128)
+            queries.real = block.positions
+            queries.imag = used
+            rows: np.ndarray = block.keys.searchsorted(queries)  # a NaN query sorts last: fixed below
+            rows += block.key_to_row
         else:
-            counts = np.empty(used.shape, dtype=np.intp)
+            rows = np.empty(used.shape, dtype=np.intp)
             for j, thresholds in enumerate(block.thresholds):
-                counts[:, j] = thresholds.searchsorted(used[:, j])  # NaN sorts last: fixed below
-        counts += block.row_base
+                rows[:, j] = thresholds.searchsorted(used[:, j])  # NaN sorts last: fixed below
+            rows += block.row_base
         missing = np.isnan(used)
         if missing.any():
-            counts = np.where(missing, block.nan_row, counts)
-        return counts
+            rows = np.where(missing, block.nan_row, rows)
+        return rows
 
     @staticmethod
     def _words(block: _Block, rows: np.ndarray) -> np.ndarray:
         """(rows, trees) each tree's leaf bits: the AND of the table rows the row's features read."""
-        if len(rows) <= COMPARE_MAX_ROWS or not rows.shape[1]:
+        if len(rows) <= FEW_ROWS or not rows.shape[1]:
             few: np.ndarray = np.bitwise_and.reduce(block.table[rows], axis=1)  # one gather, one AND
             return few
         # Large batches: a whole-row take and an in-place AND per feature, no (rows, Fb, trees) gather.
@@ -189,9 +197,8 @@ class QuickScorerForest:
     def raw_add(self, x: np.ndarray, raw: np.ndarray) -> np.ndarray:
         """`raw` (rows,) plus every tree's leaf value, added one tree at a time in boosting order."""
         for block in self.blocks:
-            leaf = _lowest_bit_index(self._words(block, self._rows_of_table(block, x)))
-            leaf += block.leaf_offset
-            values = block.leaf_values.take(leaf)
+            leaves = _exit_leaves(self._words(block, self._rows_of_table(block, x)), block.leaf_offset)
+            values = block.leaf_values.take(leaves)
             if len(x) < SEQUENTIAL_SUM_MIN_ROWS:
                 # add.accumulate adds left to right: raw + tree 1 + tree 2 ..., sklearn's order.
                 raw = np.add.accumulate(np.concatenate([raw[:, None], values], axis=1), axis=1)[:, -1]

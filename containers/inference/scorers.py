@@ -89,7 +89,8 @@ class HistGradientBoostingScorer:
                      for k in range(int(estimator.n_trees_per_iteration_))]
         self._baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1)
         try:
-            self._forests: list[QuickScorerForest] | None = [QuickScorerForest(trees) for trees in per_class]
+            self._forests: list[QuickScorerForest] | None = [QuickScorerForest(trees, self._n_features)
+                                                             for trees in per_class]
         except QuickScorerUnsupportedError as reason:
             self._forests, self.route = None, f"per-tree predictor ({reason})"
         else:

@@ -14,7 +14,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from containers.contracts.model_artifact import model_input_frame
 from containers.inference.codec import parse_csv
 from containers.inference.predictor import Predictor
-from containers.inference.quickscorer import COMPARE_MAX_ROWS
+from containers.inference.quickscorer import FEW_ROWS
 from containers.inference.scorers import HistGradientBoostingScorer, PublicApiScorer, TreeEnsembleScorer
 from tests.containers.conftest import make_tabular_frame
 from tests.containers.test_inference_fastpath import as_csv, fitted, request_rows
@@ -63,7 +63,7 @@ def test_served_predictions_equal_the_plain_pipeline_exactly(name: str, problem_
     else:
         assert isinstance(predictor.scorer, PublicApiScorer)
     # 150 rows and 20 rows: HistGradientBoosting scores large and small batches by different routes.
-    for rows in (request_rows(150, seed=32), request_rows(COMPARE_MAX_ROWS, seed=34)):
+    for rows in (request_rows(150, seed=32), request_rows(FEW_ROWS, seed=34)):
         result = predictor.predict(parse_csv(as_csv(rows), predictor.layout))
         data = model_input_frame(rows, metadata.features)
         assert result.values == pipeline.predict(data).tolist()
@@ -87,7 +87,7 @@ def test_hist_gradient_boosting_scorer_equals_sklearn_on_missing_values_by_both_
         estimator = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(x, labels)
     scorer = HistGradientBoostingScorer(estimator)
     assert scorer.route == "QuickScorer"
-    for count in (1, COMPARE_MAX_ROWS, COMPARE_MAX_ROWS + 1, 500):
+    for count in (1, FEW_ROWS, FEW_ROWS + 1, 500):
         batch = x[:count]
         assert scorer.uses_tables(count)
         if problem_type == "Regression":

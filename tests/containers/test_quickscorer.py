@@ -26,7 +26,7 @@ def probes(x: np.ndarray) -> list[np.ndarray]:
     """Batches of every size class, with NaN, +-inf and values exactly on thresholds."""
     edge = x[:40].copy()
     edge[0, 0], edge[1, 1], edge[2, 0] = np.inf, -np.inf, np.nan
-    return [x[:1], x[:quickscorer.COMPARE_MAX_ROWS], x[:quickscorer.COMPARE_MAX_ROWS + 1], edge, edge[:3], x]
+    return [x[:1], x[:quickscorer.FEW_ROWS], x[:quickscorer.FEW_ROWS + 1], edge, edge[:3], x]
 
 
 def assert_same(scorer: HistGradientBoostingScorer, estimator: Any, batch: np.ndarray) -> None:
@@ -68,7 +68,8 @@ def test_several_blocks_multiclass_keep_boosting_order(monkeypatch: pytest.Monke
     labels = np.digitize(signal, [-0.5, 0.5])
     estimator = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(x, labels)
     scorer = HistGradientBoostingScorer(estimator)
-    assert scorer._forests is not None and len(scorer._forests[0].blocks) == 5
+    assert scorer._forests is not None
+    assert len(scorer._forests[0].blocks) == 5
     for batch in probes(x):
         assert_same(scorer, estimator, batch)
 
