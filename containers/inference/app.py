@@ -20,8 +20,6 @@ from containers.inference.codec import (
     PARSERS,
     RESPONSE_TYPES,
     BadRequestError,
-    Predictions,
-    RowBatch,
     media_type,
     negotiate_accept,
 )
@@ -244,7 +242,15 @@ class InferenceApp:
                 batch = parse(body, predictor.layout)
                 if self.guard is not None:
                     self.guard.check(batch)
-                predictions = await self._score(predictor, batch, worker_requests)
+                # Through the batcher when other requests of this worker are under way: those whose heads
+                # arrived with this one have tasks queued behind it (the server's protocol shares their
+                # set), and they submit their rows before the batcher flushes. Alone (e.g. one client at
+                # a time): score now, no loop hop.
+                others = len(worker_requests) > 1 if worker_requests is not None else self._in_flight > 1
+                if self.batcher is not None and others:
+                    predictions = await self.batcher.submit(batch)
+                else:
+                    predictions = predictor.predict(batch)
             finally:
                 self._in_flight -= 1
             output = ENCODERS[response_type](predictions)
@@ -288,15 +294,6 @@ class InferenceApp:
             return 500, json.dumps({"error": f"internal error: {type(error).__name__}"}).encode(), JSON_HEADERS
         self._capture(body, content_type, output, output_type, inference_id)
         return 200, output, [(b"content-type", output_type.encode("latin-1", errors="replace"))]
-
-    async def _score(self, predictor: Predictor, batch: RowBatch, worker_requests: Sized | None) -> Predictions:
-        """Through the batcher when other requests of this worker are under way: those whose heads arrived
-        with this one have tasks queued behind it (the server's protocol shares their set), and they submit
-        their rows before the batcher flushes. Alone (e.g. one client at a time): score now, no loop hop."""
-        others = len(worker_requests) > 1 if worker_requests is not None else self._in_flight > 1
-        if self.batcher is not None and others:
-            return await self.batcher.submit(batch)
-        return predictor.predict(batch)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

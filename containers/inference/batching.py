@@ -27,11 +27,14 @@ class MicroBatcher:
         self.batches = 0  # counters for tests and logs
         self.requests = 0
 
-    async def submit(self, batch: RowBatch) -> Predictions:
-        if batch.rows >= self._max_rows:
-            return self._predict(batch)  # already a full batch: nothing to gain by waiting
+    def submit(self, batch: RowBatch) -> asyncio.Future[Predictions]:
+        """A future of the batch's predictions, set when the batcher flushes. The caller awaits it
+        directly (no coroutine of ours in between: each level costs its resumption per request)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Predictions] = loop.create_future()
+        if batch.rows >= self._max_rows:
+            future.set_result(self._predict(batch))  # already a full batch: nothing to gain by waiting
+            return future
         self._pending.append((batch, future))
         self._pending_rows += batch.rows
         if self._pending_rows >= self._max_rows:
@@ -41,7 +44,7 @@ class MicroBatcher:
                 self._timer = loop.call_later(self._max_wait_s, self.flush)
             else:
                 self._timer = loop.call_soon(self.flush)
-        return await future
+        return future
 
     def flush(self) -> None:
         if self._timer is not None:

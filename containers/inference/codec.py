@@ -64,7 +64,9 @@ class FeatureLayout:
         )
 
 
-@dataclass(frozen=True)
+# Made per request and per batch: a slotted, non-frozen dataclass builds several times faster than a
+# frozen one (whose __init__ goes through object.__setattr__). Nothing mutates them.
+@dataclass(slots=True)
 class RowBatch:
     """Decoded rows: numeric features as float64 (NaN = missing), categorical as str or None."""
 
@@ -390,7 +392,7 @@ def parse_npy(body: bytes, layout: FeatureLayout) -> RowBatch:
 PARSERS = {CSV: parse_csv, JSON: parse_json, JSONLINES: parse_jsonlines, NPY: parse_npy}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Predictions:
     """Model output for a batch: labels + class probabilities, or regression values."""
 
