@@ -11,13 +11,11 @@ from typing import Any
 
 from config.settings import load_environment
 from mlops.aws import client
-
-Commands = Any  # argparse's _SubParsersAction, as in cli.py
+from mlops.cli_common import Commands, add_command, aws_target, console
 
 
 def _images_build(args: argparse.Namespace) -> int:
     from mlops import images
-    from mlops.cli import aws_target, console
 
     env = load_environment(args.env)
     target = aws_target(env, args)
@@ -42,7 +40,6 @@ def _images_build(args: argparse.Namespace) -> int:
 
 
 def add_images_commands(commands: Commands) -> None:
-    from mlops.cli import add_command
 
     group = commands.add_parser("images", help="the environment's container images")
     sub = group.add_subparsers(dest="images_command", required=True, metavar="COMMAND")
@@ -93,7 +90,6 @@ def _teardown(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from deployment.teardown import teardown_targets
-    from mlops.cli import aws_target, console
     from mlops.teardown import TeardownError, TeardownReport, TeardownTargets, teardown
 
     env = load_environment(args.env)
@@ -125,7 +121,6 @@ def _teardown(args: argparse.Namespace) -> int:
 
 
 def add_teardown_commands(commands: Commands) -> None:
-    from mlops.cli import add_command
 
     teardown = add_command(commands, "teardown", "delete the environment's monitoring and endpoint stacks and stop "
                            "its Studio apps (never data, models, model packages, the registry, the alerts topic or "
