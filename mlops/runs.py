@@ -94,7 +94,7 @@ def _check_parameter_type(definition: Mapping[str, Any], name: str, value: str) 
 
     The conversion is local mode's (one rule for both), so `MetricThreshold=abc` fails the same way in both.
     """
-    from mlops.local.engine.expressions import convert_parameter
+    from mlops.local.engine.parameters import convert_parameter
     from mlops.local.errors import LocalModeError
 
     declared = next(item for item in definition.get("Parameters", []) if item["Name"] == name)

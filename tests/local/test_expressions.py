@@ -6,15 +6,9 @@ from typing import Any
 
 import pytest
 
-from mlops.local.engine.expressions import (
-    ExpressionError,
-    Scope,
-    condition_holds,
-    convert_parameter,
-    evaluate,
-    parse_path,
-    resolve_parameters,
-)
+from mlops.local.engine.conditions import condition_holds
+from mlops.local.engine.expressions import ExpressionError, Scope, evaluate, parse_path
+from mlops.local.engine.parameters import convert_parameter, resolve_parameters
 from mlops.local.errors import UnsupportedDefinitionError
 
 PROPERTIES: dict[str, dict[str, Any]] = {

@@ -22,9 +22,10 @@ from typing import Any
 from config.arns import arn
 from mlops.local.engine.cache import CacheEntry, StepCache, cache_key, expire_after, input_digests
 from mlops.local.engine.checks import branches, check_definition
-from mlops.local.engine.expressions import ExpressionError, Scope, evaluate, resolve_parameters
+from mlops.local.engine.expressions import ExpressionError, Scope, evaluate
 from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.jobs import JobFailed, JobTable, Sandbox, log_tail
+from mlops.local.engine.parameters import resolve_parameters
 from mlops.local.engine.record import RUN_RECORD, ExecutionRecord, StepRecord, now
 from mlops.local.engine.registry import StepRunner, runner_of
 from mlops.local.engine.retry import LOCAL_BACKOFF_SCALE, RetryState

@@ -1,14 +1,12 @@
-"""The definition's expressions, evaluated: `Get`, `Std:Join`, `Std:JsonGet`, parameters and conditions.
+"""The definition's expressions, evaluated: `Get`, `Std:Join`, `Std:JsonGet` (conditions.py and
+parameters.py beside it hold the condition types and the parameter types).
 
-Mirrors sagemaker/workflow (`properties.py`, `functions.py`, `conditions.py`, `parameters.py`): one
-function per expression or condition type over the same JSON the SDK renders. Anything else is
-refused by name, never skipped.
+Mirrors sagemaker/workflow (`properties.py`, `functions.py`): one function per expression type over the
+same JSON the SDK renders. Anything else is refused by name, never skipped.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,9 +21,6 @@ EXPRESSIONS = (GET, JOIN, JSON_GET)
 EXECUTION_VARIABLES = (
     "PipelineExecutionId", "PipelineExecutionArn", "PipelineName", "PipelineArn", "CurrentDateTime",
 )
-COMPARISONS = ("Equals", "GreaterThan", "GreaterThanOrEqualTo", "LessThan", "LessThanOrEqualTo")
-CONDITION_TYPES = (*COMPARISONS, "In", "Not", "Or")
-PARAMETER_TYPES = ("String", "Integer", "Float", "Boolean")
 
 _TOKEN = re.compile(r"""\.?([A-Za-z0-9_\-]+)|\[(\d+)\]|\[\s*'([^']*)'\s*\]|\[\s*"([^"]*)"\s*\]""")
 
@@ -234,139 +229,3 @@ def expressions_in(node: Any) -> Iterator[tuple[str, Any]]:
                 return
         for value in node.values():
             yield from expressions_in(value)
-
-
-# --------------------------------------------------------------------------- conditions
-
-
-def _comparable(left: Any, right: Any, kind: str) -> tuple[Any, Any]:
-    def number(value: Any) -> float | None:
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                return None
-        return None
-
-    left_number, right_number = number(left), number(right)
-    if left_number is not None and right_number is not None and not (
-        isinstance(left, str) and isinstance(right, str)
-    ):
-        if math.isnan(left_number) or math.isnan(right_number):
-            raise ExpressionError(f"condition {kind}: cannot compare NaN ({left!r}, {right!r})")
-        return left_number, right_number
-    if type(left) is type(right):
-        return left, right
-    raise ExpressionError(f"condition {kind}: cannot compare {left!r} ({type(left).__name__}) "
-                          f"with {right!r} ({type(right).__name__})")
-
-
-def compare(kind: str, left: Any, right: Any) -> bool:
-    a, b = _comparable(left, right, kind)
-    if kind == "Equals":
-        return bool(a == b)
-    try:
-        if kind == "GreaterThan":
-            return bool(a > b)
-        if kind == "GreaterThanOrEqualTo":
-            return bool(a >= b)
-        if kind == "LessThan":
-            return bool(a < b)
-        if kind == "LessThanOrEqualTo":
-            return bool(a <= b)
-    except TypeError as error:
-        raise ExpressionError(f"condition {kind}: cannot order {left!r} and {right!r}") from error
-    raise UnsupportedDefinitionError(f"condition type {kind!r} is not supported")
-
-
-def condition_holds(condition: Mapping[str, Any], scope: Scope) -> bool:
-    """One condition of a Condition step (`Type` plus its operands)."""
-    kind = condition.get("Type")
-    if kind in COMPARISONS:
-        return compare(str(kind), evaluate(condition["LeftValue"], scope), evaluate(condition["RightValue"], scope))
-    if kind == "In":
-        query = evaluate(condition["QueryValue"], scope)
-        values = evaluate(condition["Values"], scope)
-        return any(compare("Equals", query, value) for value in values)
-    if kind == "Not":
-        return not condition_holds(condition["Condition"], scope)
-    if kind == "Or":
-        return any(condition_holds(item, scope) for item in condition["Conditions"])
-    raise UnsupportedDefinitionError(
-        f"condition type {kind!r} is not supported (supported: {', '.join(CONDITION_TYPES)})"
-    )
-
-
-def condition_types_in(condition: Mapping[str, Any]) -> Iterator[str]:
-    kind = str(condition.get("Type"))
-    yield kind
-    if kind == "Not" and isinstance(condition.get("Condition"), Mapping):
-        yield from condition_types_in(condition["Condition"])
-    if kind == "Or":
-        for item in condition.get("Conditions", []):
-            yield from condition_types_in(item)
-
-
-# --------------------------------------------------------------------------- parameters
-
-
-def convert_parameter(name: str, kind: str, value: Any) -> Any:
-    """A parameter value as its declared Type; ExpressionError naming the parameter otherwise."""
-    text = value if isinstance(value, str) else json.dumps(value)
-    if kind == "String":
-        return value if isinstance(value, str) else text
-    if kind == "Integer":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        try:
-            return int(text.strip())
-        except ValueError:
-            raise ExpressionError(f"parameter {name!r} is an Integer; {value!r} is not a whole number") from None
-    if kind == "Float":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        try:
-            number = float(text.strip())
-        except ValueError:
-            raise ExpressionError(f"parameter {name!r} is a Float; {value!r} is not a number") from None
-        if not math.isfinite(number):
-            raise ExpressionError(f"parameter {name!r} is a Float; {value!r} is not a finite number")
-        return number
-    if kind == "Boolean":
-        if isinstance(value, bool):
-            return value
-        lowered = text.strip().lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-        raise ExpressionError(f"parameter {name!r} is a Boolean; use true or false, not {value!r}")
-    raise UnsupportedDefinitionError(
-        f"parameter {name!r} has type {kind!r} (supported: {', '.join(PARAMETER_TYPES)})"
-    )
-
-
-def resolve_parameters(declared: Sequence[Mapping[str, Any]], overrides: Mapping[str, str]) -> dict[str, Any]:
-    """Every declared parameter's value: the override converted to its Type, else its default."""
-    names = [str(item["Name"]) for item in declared]
-    unknown = sorted(set(overrides) - set(names))
-    if unknown:
-        raise ExpressionError(
-            f"--param {unknown[0]!r} is not a pipeline parameter; known: {', '.join(names)}"
-        )
-    values: dict[str, Any] = {}
-    for item in declared:
-        name, kind = str(item["Name"]), str(item.get("Type", "String"))
-        if name in overrides:
-            value = convert_parameter(name, kind, overrides[name])
-        elif "DefaultValue" in item:
-            value = convert_parameter(name, kind, item["DefaultValue"])
-        else:
-            raise ExpressionError(f"parameter {name!r} has no default; give it with --param {name}=VALUE")
-        allowed = item.get("EnumValues")
-        if allowed and value not in allowed:
-            raise ExpressionError(f"parameter {name!r} must be one of {', '.join(map(str, allowed))}; got {value!r}")
-        values[name] = value
-    return values

@@ -27,8 +27,8 @@ from mlops.local.aws.state import load_state, recover_state, save_state
 from mlops.local.engine import jobs
 from mlops.local.engine.checks import check_definition
 from mlops.local.engine.executor import Executor, ExecutorSettings
-from mlops.local.engine.expressions import resolve_parameters
 from mlops.local.engine.images import ImageCatalog
+from mlops.local.engine.parameters import resolve_parameters
 from mlops.local.engine.pipeline_sources import (
     PipelineSource,
     definition_from_file,

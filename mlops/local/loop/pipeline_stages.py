@@ -22,8 +22,9 @@ from mlops.local.aws.provision import Provisioned, provision
 from mlops.local.aws.state import load_state, newest_approved_in_state
 from mlops.local.engine.definitions import DefinitionBuild
 from mlops.local.engine.executor import Executor, ExecutorSettings
-from mlops.local.engine.expressions import PropertyFileRef, Scope, property_file_uri, resolve_parameters
+from mlops.local.engine.expressions import PropertyFileRef, Scope, property_file_uri
 from mlops.local.engine.images import ImageCatalog
+from mlops.local.engine.parameters import resolve_parameters
 from mlops.local.engine.record import ExecutionRecord, StepRecord
 from mlops.local.errors import LocalModeError
 from mlops.local.faults import crash_point

@@ -17,9 +17,9 @@ from config.settings import CONFIG_FILE, EnvironmentConfig, load_environment
 from deployment.endpoint import VARIANT, capture_destination
 from mlops.local.aws.moto_server import LocalAws
 from mlops.local.aws.state import save_state
-from mlops.local.engine.expressions import resolve_parameters
 from mlops.local.engine.images import ImageCatalog
 from mlops.local.engine.jobs import JobTable
+from mlops.local.engine.parameters import resolve_parameters
 from mlops.local.engine.record import RUN_RECORD, ExecutionRecord
 from mlops.local.errors import LocalModeError
 from mlops.local.faults import crash_point

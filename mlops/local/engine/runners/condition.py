@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mlops.local.engine.expressions import CONDITION_TYPES, condition_holds, condition_types_in
+from mlops.local.engine.conditions import CONDITION_TYPES, condition_holds, condition_types_in
 from mlops.local.engine.registry import CheckContext, StepRunner, register
 from mlops.local.engine.runners.context import StepContext, StepResult
 from mlops.local.errors import UnsupportedDefinitionError
