@@ -200,7 +200,37 @@ def _categorical_block(layout: FeatureLayout, rows: list[list[str]], empty: bool
     return values
 
 
+# Up to this many rows the fields become arrays through Python floats, one numpy call per block: for
+# single-row traffic that is cheaper than the column-wise conversion's several numpy calls. Python's
+# float() is the conversion numpy applies to text too (the codec fuzz test holds both to it).
+TINY_ROWS = 4
+
+
+def _tiny_row_batch(layout: FeatureLayout, rows: list[list[str]]) -> RowBatch:
+    numbers: list[list[float]] = []
+    for row in rows:
+        values = []
+        for j in layout.numeric:
+            text = row[j]
+            if not text:
+                values.append(math.nan)
+                continue
+            try:
+                number = float(text)
+            except ValueError:
+                raise _bad_number(layout, rows, layout.numeric) from None
+            if math.isinf(number):
+                raise _bad_number(layout, rows, layout.numeric)
+            values.append(number)
+        numbers.append(values)
+    categories = [[row[j] or None for j in layout.categorical] for row in rows]
+    return RowBatch(numeric=np.array(numbers, dtype=np.float64).reshape(len(rows), len(layout.numeric)),
+                    categorical=np.array(categories, dtype=object).reshape(len(rows), len(layout.categorical)))
+
+
 def _row_batch(layout: FeatureLayout, rows: list[list[str]], empty: bool | None = None) -> RowBatch:
+    if len(rows) <= TINY_ROWS:
+        return _tiny_row_batch(layout, rows)
     return RowBatch(numeric=_numeric_block(layout, rows, empty), categorical=_categorical_block(layout, rows, empty))
 
 

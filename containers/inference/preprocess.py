@@ -16,7 +16,7 @@ class FastPathUnsupportedError(Exception):
 
 
 @dataclass(frozen=True)
-class _NumericBlock:
+class NumericBlock:
     columns: tuple[int, ...]  # positions in RowBatch.numeric
     fill: np.ndarray | None  # imputer statistics (NaN -> value), or None without an imputer
     mean: np.ndarray | None
@@ -25,7 +25,7 @@ class _NumericBlock:
 
 
 @dataclass(frozen=True)
-class _CategoricalBlock:
+class CategoricalBlock:
     columns: tuple[int, ...]  # positions in RowBatch.categorical
     fill: tuple[Any, ...] | None  # imputer statistics per column (missing -> value)
     offsets: tuple[dict[Any, int], ...]  # per column: category (str) -> output column (absolute)
@@ -52,7 +52,7 @@ def _is_nan_imputer(step: Any) -> bool:
     )
 
 
-def _numeric_block(steps: list[Any], columns: tuple[int, ...], start: int) -> _NumericBlock:
+def _numeric_block(steps: list[Any], columns: tuple[int, ...], start: int) -> NumericBlock:
     from sklearn.preprocessing import StandardScaler
 
     fill = mean = scale = None
@@ -69,10 +69,10 @@ def _numeric_block(steps: list[Any], columns: tuple[int, ...], start: int) -> _N
         scale = None if scaler.scale_ is None or not scaler.with_std else np.asarray(scaler.scale_, np.float64)
     if remaining:
         raise FastPathUnsupportedError(f"numeric step {type(remaining[0]).__name__}")
-    return _NumericBlock(columns, fill, mean, scale, len(columns))
+    return NumericBlock(columns, fill, mean, scale, len(columns))
 
 
-def _categorical_block(steps: list[Any], columns: tuple[int, ...], start: int) -> _CategoricalBlock:
+def _categorical_block(steps: list[Any], columns: tuple[int, ...], start: int) -> CategoricalBlock:
     from sklearn.preprocessing import OneHotEncoder
 
     fill = None
@@ -102,7 +102,7 @@ def _categorical_block(steps: list[Any], columns: tuple[int, ...], start: int) -
             raise FastPathUnsupportedError("non-string categories")
         offsets.append({value: position + i for i, value in enumerate(categories)})
         position += len(categories)
-    return _CategoricalBlock(columns, fill, tuple(offsets), position - start)
+    return CategoricalBlock(columns, fill, tuple(offsets), position - start)
 
 
 class CompiledPreprocessor:
@@ -113,9 +113,10 @@ class CompiledPreprocessor:
 
         if type(column_transformer) is not ColumnTransformer:
             raise FastPathUnsupportedError(f"preprocess step is a {type(column_transformer).__name__}")
+        self.numeric_count, self.categorical_count = len(layout.numeric), len(layout.categorical)
         numeric_position = {name_index: i for i, name_index in enumerate(layout.numeric)}
         categorical_position = {name_index: i for i, name_index in enumerate(layout.categorical)}
-        self.blocks: list[_NumericBlock | _CategoricalBlock] = []
+        self.blocks: list[NumericBlock | CategoricalBlock] = []
         width = 0
         for name, transformer, columns in column_transformer.transformers_:
             if isinstance(transformer, str) and transformer == "drop":
@@ -126,7 +127,7 @@ class CompiledPreprocessor:
                 raise FastPathUnsupportedError(f"transformer {name!r} selects columns not named in metadata")
             indices = [layout.index[column] for column in columns]
             steps = _steps(transformer)
-            block: _NumericBlock | _CategoricalBlock
+            block: NumericBlock | CategoricalBlock
             if indices and all(i in numeric_position for i in indices):
                 block = _numeric_block(steps, tuple(numeric_position[i] for i in indices), width)
             elif indices and all(i in categorical_position for i in indices):
@@ -143,7 +144,7 @@ class CompiledPreprocessor:
         start = 0
         for block in self.blocks:
             target = out[:, start:start + block.width]
-            if isinstance(block, _NumericBlock):
+            if isinstance(block, NumericBlock):
                 values = batch.numeric if block.columns == tuple(range(batch.numeric.shape[1])) else \
                     batch.numeric[:, block.columns]
                 if block.fill is not None:

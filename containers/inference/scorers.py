@@ -88,6 +88,11 @@ class HistGradientBoostingScorer:
         per_class = [[iteration[k].nodes for iteration in estimator._predictors]
                      for k in range(int(estimator.n_trees_per_iteration_))]
         self._baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1)
+        loss: Any = estimator._loss
+        self._logistic = type(loss).__name__ == "HalfBinomialLoss" and type(loss.link).__name__ == "LogitLink"
+        from scipy.special import expit
+
+        self._expit = expit
         try:
             self._forests: list[QuickScorerForest] | None = [QuickScorerForest(trees, self._n_features)
                                                              for trees in per_class]
@@ -128,13 +133,27 @@ class HistGradientBoostingScorer:
         return raw
 
     def classify(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        raw = self.raw(features)
-        # HistGradientBoostingClassifier.predict: class 1 when the raw score is > 0 (ties go to class 0).
-        encoded = (raw.ravel() > 0).astype(np.intp) if raw.shape[1] == 1 else np.argmax(raw, axis=1)
-        return np.asarray(self._estimator._loss.predict_proba(raw)), encoded
+        return self.classify_raw(self.raw(features))
+
+    def classify_raw(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities, encoded labels) from raw scores, as predict_proba and predict make them."""
+        if raw.shape[1] == 1:
+            # HistGradientBoostingClassifier.predict: class 1 when the raw score is > 0 (ties: class 0).
+            encoded = (raw[:, 0] > 0).astype(np.intp)
+            if self._logistic:
+                # HalfBinomialLoss.predict_proba's own steps, without its array-API dispatch per call.
+                probabilities = np.empty((raw.shape[0], 2), dtype=raw.dtype)
+                probabilities[:, 1] = self._expit(raw[:, 0])
+                probabilities[:, 0] = 1 - probabilities[:, 1]
+                return probabilities, encoded
+            return np.asarray(self._estimator._loss.predict_proba(raw)), encoded
+        return np.asarray(self._estimator._loss.predict_proba(raw)), np.argmax(raw, axis=1)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        return np.asarray(self._estimator._loss.link.inverse(self.raw(features).ravel()))
+        return self.predict_raw(self.raw(features))
+
+    def predict_raw(self, raw: np.ndarray) -> np.ndarray:
+        return np.asarray(self._estimator._loss.link.inverse(raw.ravel()))
 
 
 class PublicApiScorer:

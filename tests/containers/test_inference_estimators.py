@@ -16,6 +16,7 @@ from containers.inference.codec import parse_csv
 from containers.inference.predictor import Predictor
 from containers.inference.quickscorer import FEW_ROWS
 from containers.inference.scorers import HistGradientBoostingScorer, PublicApiScorer, TreeEnsembleScorer
+from containers.inference.small_batch import SMALL_ROWS
 from tests.containers.conftest import make_tabular_frame
 from tests.containers.test_inference_fastpath import as_csv, fitted, request_rows
 
@@ -62,8 +63,12 @@ def test_served_predictions_equal_the_plain_pipeline_exactly(name: str, problem_
         assert isinstance(predictor.scorer, scorer)
     else:
         assert isinstance(predictor.scorer, PublicApiScorer)
-    # 150 rows and 20 rows: HistGradientBoosting scores large and small batches by different routes.
-    for rows in (request_rows(150, seed=32), request_rows(FEW_ROWS, seed=34)):
+    # The compiled small-batch route exactly where it applies: HistGradientBoosting behind the compiled
+    # preprocessing.
+    assert (predictor.small is not None) == (fast_path and scorer is HistGradientBoostingScorer)
+    # HistGradientBoosting scores large batches (tables) and small ones (one compiled call) by different routes.
+    for rows in (request_rows(150, seed=32), request_rows(SMALL_ROWS + 1, seed=34), request_rows(SMALL_ROWS, seed=36),
+                 request_rows(1, seed=37)):
         result = predictor.predict(parse_csv(as_csv(rows), predictor.layout))
         data = model_input_frame(rows, metadata.features)
         assert result.values == pipeline.predict(data).tolist()
