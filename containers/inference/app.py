@@ -8,7 +8,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sized
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence, Sized
 from typing import Any
 
 from containers.contracts.data_schema import DataSchemaError, load_schema
@@ -24,6 +24,7 @@ from containers.inference.codec import (
     negotiate_accept,
 )
 from containers.inference.custom_flow import HandlerFlow
+from containers.inference.deadlines import Deadlines
 from containers.inference.handlers import HandlerError, UserHandlers, inference_script
 from containers.inference.predictor import Predictor, ScoringError
 from containers.inference.protocol import WORKER_REQUESTS
@@ -71,6 +72,7 @@ class InferenceApp:
         )
         self._loader: threading.Thread | None = None
         self._in_flight = 0  # invocations of this worker between body read and response
+        self.deadlines = Deadlines(settings.timeout_s)
 
     # -- model loading -------------------------------------------------------------------------
     def start_loading(self) -> None:
@@ -179,44 +181,37 @@ class InferenceApp:
         elif scope["method"] != "POST":
             await _respond(send, 405, b'{"error": "use POST /invocations"}', JSON_HEADERS)
             return
+        content_type, accept, content_length, inference_id, custom_attributes = _request_headers(scope["headers"])
+        # Each coroutine level costs its creation and its resumption per request: the model's path is
+        # awaited from here directly, and the response sent here too.
+        task = self.deadlines.begin()
         try:
-            async with asyncio.timeout(self.settings.timeout_s):
-                status, body, headers = await self.invoke(scope, receive)
-        except TimeoutError:
+            if self.flow is not None:
+                status, body, headers = await self.invoke_handlers(
+                    self.flow, receive, content_type, accept, inference_id=inference_id,
+                    content_length=content_length)
+            else:
+                extension = (scope.get("extensions") or {}).get(WORKER_REQUESTS)
+                status, body, headers = await self.invoke_model(
+                    receive, content_type, accept, inference_id=inference_id, content_length=content_length,
+                    worker_requests=extension["tasks"] if extension else None)
+        except asyncio.CancelledError:
+            if not self.deadlines.expired(task):
+                raise
+            task.uncancel()
             status, body, headers = 504, json.dumps(
                 {"error": f"request took longer than {self.settings.timeout_s:g} s"}).encode(), JSON_HEADERS
-        if runtime is not None:
-            status, body, headers = runtime_response(runtime, status, body, headers, self.settings)
-        await _respond(send, status, body, headers)
-
-    async def invoke(self, scope: Scope, receive: Receive) -> Answer:
-        content_type = accept = inference_id = custom_attributes = None
-        content_length = -1
-        for name, value in scope["headers"]:
-            if name == b"content-type":
-                content_type = value.decode("latin-1")
-            elif name == b"accept":
-                accept = value.decode("latin-1")
-            elif name == b"content-length":
-                content_length = int(value) if value.isdigit() else -1
-            elif name == b"x-amzn-sagemaker-inference-id":
-                inference_id = value.decode("latin-1")
-            elif name == CUSTOM_ATTRIBUTES:
-                custom_attributes = value
-        if self.flow is not None:
-            status, output, headers = await self.invoke_handlers(
-                self.flow, receive, content_type, accept, inference_id=inference_id, content_length=content_length)
-        else:
-            extension = (scope.get("extensions") or {}).get(WORKER_REQUESTS)
-            worker_requests = extension["tasks"] if extension else None
-            status, output, headers = await self.invoke_model(
-                receive, content_type, accept, inference_id=inference_id, content_length=content_length,
-                worker_requests=worker_requests)
+        finally:
+            self.deadlines.end(task)
         if custom_attributes is not None and status == 200:
             # The runtime returns what the container sets; this container echoes the request's
             # attributes (a request id the caller sent comes back), as the runtime's docs suggest.
             headers = [*headers, (CUSTOM_ATTRIBUTES, custom_attributes)]
-        return status, output, headers
+        if runtime is not None:
+            status, body, headers = runtime_response(runtime, status, body, headers, self.settings)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
     async def invoke_model(self, receive: Receive, content_type: str | None, accept: str | None, *,
                            inference_id: str | None, content_length: int,
@@ -236,7 +231,10 @@ class InferenceApp:
             limit = self.settings.max_payload_bytes
             if content_length > limit:
                 raise BadRequestError(413, f"body of {content_length} bytes exceeds the {limit} byte limit")
-            body = await _read_body(receive, limit)
+            message = await receive()
+            body = message.get("body", b"")
+            if message.get("more_body") is not False or message["type"] != "http.request" or len(body) > limit:
+                body = await _read_body(receive, limit, message)  # more to come, a disconnect, or too large
             self._in_flight += 1
             try:
                 batch = parse(body, predictor.layout)
@@ -281,7 +279,7 @@ class InferenceApp:
             limit = self.settings.max_payload_bytes
             if content_length > limit:
                 raise BadRequestError(413, f"body of {content_length} bytes exceeds the {limit} byte limit")
-            body = await _read_body(receive, limit)
+            body = await _read_body(receive, limit, await receive())
             output, output_type = await asyncio.to_thread(flow.invoke, body, content_type or "", accept)
         except (BadRequestError, HandlerError) as error:
             if isinstance(error, HandlerError):
@@ -296,11 +294,31 @@ class InferenceApp:
         return 200, output, [(b"content-type", output_type.encode("latin-1", errors="replace"))]
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+def _request_headers(raw: Sequence[tuple[bytes, bytes]]) -> tuple[str | None, str | None, int, str | None,
+                                                                   bytes | None]:
+    """(Content-Type, Accept, Content-Length or -1, inference id, custom attributes) of a request."""
+    content_type = accept = inference_id = None
+    custom_attributes = None
+    content_length = -1
+    for name, value in raw:
+        if name == b"content-type":
+            content_type = value.decode("latin-1")
+        elif name == b"accept":
+            accept = value.decode("latin-1")
+        elif name == b"content-length":
+            content_length = int(value) if value.isdigit() else -1
+        elif name == b"x-amzn-sagemaker-inference-id":
+            inference_id = value.decode("latin-1")
+        elif name == CUSTOM_ATTRIBUTES:
+            custom_attributes = value
+    return content_type, accept, content_length, inference_id, custom_attributes
+
+
+async def _read_body(receive: Receive, limit: int, message: Message) -> bytes:
+    """The whole body, from the request's first message on (`message`, already received)."""
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise BadRequestError(400, "client disconnected before sending the whole body")
         chunk = message.get("body", b"")
@@ -311,6 +329,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
+        message = await receive()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 

@@ -224,8 +224,8 @@ def _tiny_row_batch(layout: FeatureLayout, rows: list[list[str]]) -> RowBatch:
             values.append(number)
         numbers.append(values)
     categories = [[row[j] or None for j in layout.categorical] for row in rows]
-    return RowBatch(numeric=np.array(numbers, dtype=np.float64).reshape(len(rows), len(layout.numeric)),
-                    categorical=np.array(categories, dtype=object).reshape(len(rows), len(layout.categorical)))
+    # Lists of equal lengths: numpy makes them (rows, columns) arrays, (rows, 0) for empty ones.
+    return RowBatch(numeric=np.array(numbers, dtype=np.float64), categorical=np.array(categories, dtype=object))
 
 
 def _row_batch(layout: FeatureLayout, rows: list[list[str]], empty: bool | None = None) -> RowBatch:

@@ -29,10 +29,19 @@ from containers.inference.preprocess import CategoricalBlock, CompiledPreprocess
 # in the server, where numpy's many calls cost ~2.5x, the compiled call wins further.
 SMALL_ROWS = 32
 
-def _score(numeric: Any, onehot: Any, source: Any, target: Any, fill: Any, mean: Any, scale: Any,  # noqa: PLR0917
-           width: int, class_start: Any, roots: Any, feature: Any, threshold: Any, left: Any, right: Any,
-           nan_left: Any, is_leaf: Any, value: Any, baseline: Any, out: Any) -> None:
-    """The kernel numba compiles (positional arguments: a compiled call takes arrays, not objects)."""
+def _score(numeric: Any, onehot: Any, columns: Any, affine: Any, width: int, class_start: Any,  # noqa: PLR0917
+           links: Any, splits: Any, sides: Any, baseline: Any, out: Any) -> None:
+    """The kernel numba compiles. Its arguments are few stacked arrays (each argument costs the call a type
+    check): `columns` (2, m) source and target column of each numeric feature; `affine` (3, m) its fill,
+    mean and scale; per node `links` (3, nodes) feature, left and right child; `splits` (2, nodes)
+    threshold and leaf value; `sides` (2, nodes) NaN-goes-left and is-leaf; `class_start` each class's
+    first tree and the trees' roots after them."""
+    source, target = columns[0], columns[1]
+    fill, mean, scale = affine[0], affine[1], affine[2]
+    feature, left, right = links[0], links[1], links[2]
+    threshold, value = splits[0], splits[1]
+    nan_left, is_leaf = sides[0], sides[1]
+    classes = baseline.shape[0]
     row = np.zeros(width)
     for i in range(numeric.shape[0]):
         row[:] = 0.0
@@ -51,7 +60,7 @@ def _score(numeric: Any, onehot: Any, source: Any, target: Any, fill: Any, mean:
         for k in range(baseline.shape[0]):
             total = baseline[k]
             for t in range(class_start[k], class_start[k + 1]):
-                node = roots[t]
+                node = class_start[classes + 1 + t]
                 while not is_leaf[node]:
                     x = row[feature[node]]
                     if np.isnan(x):
@@ -91,9 +100,9 @@ class SmallBatchScorer:
                 for j, column in enumerate(block.columns):
                     self._categorical.append((column, block.offsets[j], None if block.fill is None else block.fill[j]))
             start += block.width
-        self._preprocessing = (np.array(source, dtype=np.intp), np.array(target, dtype=np.intp),
-                               np.array(fill, dtype=np.float64), np.array(mean, dtype=np.float64),
-                               np.array(scale, dtype=np.float64), int(preprocessor.width))
+        # Stacked lists of equal lengths: (2, m) and (3, m) arrays, m = 0 included.
+        self._preprocessing = (np.array([source, target], dtype=np.intp),
+                               np.array([fill, mean, scale], dtype=np.float64), int(preprocessor.width))
         per_class = [[iteration[k].nodes for iteration in estimator._predictors]
                      for k in range(int(estimator.n_trees_per_iteration_))]
         trees = [nodes for class_trees in per_class for nodes in class_trees]
@@ -102,11 +111,13 @@ class SmallBatchScorer:
         table = np.concatenate(trees)
         shift = np.repeat(offsets, sizes)
         self._trees = (
-            np.cumsum([0, *map(len, per_class)]).astype(np.intp), offsets,
-            table["feature_idx"].astype(np.intp), table["num_threshold"].astype(np.float64),
-            table["left"].astype(np.intp) + shift, table["right"].astype(np.intp) + shift,
-            table["missing_go_to_left"].astype(np.bool_), table["is_leaf"].astype(np.bool_),
-            table["value"].astype(np.float64), np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1),
+            # Each class's first tree, then every tree's root.
+            np.concatenate([np.cumsum([0, *map(len, per_class)]), offsets]).astype(np.intp),
+            np.stack([table["feature_idx"].astype(np.intp), table["left"].astype(np.intp) + shift,
+                      table["right"].astype(np.intp) + shift]),
+            np.stack([table["num_threshold"].astype(np.float64), table["value"].astype(np.float64)]),
+            np.stack([table["missing_go_to_left"].astype(np.bool_), table["is_leaf"].astype(np.bool_)]),
+            np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1),
         )
         self._classes = len(per_class)
 
@@ -145,12 +156,9 @@ class SmallBatchScorer:
 def warm() -> None:
     """Compile the kernel for the argument types SmallBatchScorer.raw passes, so numba caches it: a
     one-leaf tree over one numeric and one one-hot column."""
-    numeric, onehot = np.zeros((1, 1)), np.full((1, 1), -1, dtype=np.intp)
-    index, number = np.zeros(1, dtype=np.intp), np.zeros(1)
-    out = np.empty((1, 1))
-    kernel()(numeric, onehot, index, index, number, number, np.ones(1), 2, np.array([0, 1], dtype=np.intp),
-             index, index, number, index, index, np.zeros(1, dtype=np.bool_), np.ones(1, dtype=np.bool_), number,
-             number, out)
+    kernel()(np.zeros((1, 1)), np.full((1, 1), -1, dtype=np.intp), np.zeros((2, 1), dtype=np.intp),
+             np.ones((3, 1)), 2, np.array([0, 1, 0], dtype=np.intp), np.zeros((3, 1), dtype=np.intp),
+             np.zeros((2, 1)), np.ones((2, 1), dtype=np.bool_), np.zeros(1), np.empty((1, 1)))
 
 
 if __name__ == "__main__":
