@@ -42,7 +42,8 @@ Errors: JSON `{"error": "...", "row": i, "column": "name"}` (row/column when kno
 Environment
     SAGEMAKER_BIND_TO_PORT (8080), SAGEMAKER_BIND_TO_HOST (0.0.0.0; tests use 127.0.0.1),
     SM_MODEL_DIR (<SAGEMAKER_BASE_DIR or /opt/ml>/model), SAGEMAKER_MODEL_SERVER_WORKERS (one per core),
-    SAGEMAKER_MODEL_SERVER_TIMEOUT (60 s per request), SAGEMAKER_MAX_PAYLOAD_IN_MB (6),
+    SAGEMAKER_MODEL_SERVER_TIMEOUT (60 s per request; 504 within min(1 s, timeout/10) after it),
+    SAGEMAKER_MAX_PAYLOAD_IN_MB (6),
     SAGEMAKER_MAX_HEADER_SIZE_IN_KB (16: request line + headers), SAGEMAKER_HEADER_READ_TIMEOUT (20 s from a
     connection's start, or a later request's first byte, to the end of its head; idle keep-alive: 75 s),
     SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (application/json),
