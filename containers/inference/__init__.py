@@ -48,7 +48,9 @@ Environment
     connection's start, or a later request's first byte, to the end of its head; idle keep-alive: 75 s),
     SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT (application/json),
     MLOPS_BATCHING (true), MLOPS_BATCH_MAX_ROWS (256), MLOPS_BATCH_MAX_WAIT_MS (0: batch what is already
-    readable, add no delay), MLOPS_CAPTURE_DIR (unset: no capture), MLOPS_CAPTURE_SAMPLING_PERCENT (100),
+    readable, add no delay), MLOPS_COMPILED_SCORING (true: batches of up to 32 rows of a HistGradientBoosting
+    pipeline through one numba-compiled call, ~115 MB more per worker; false: numpy only, for small memory),
+    MLOPS_CAPTURE_DIR (unset: no capture), MLOPS_CAPTURE_SAMPLING_PERCENT (100),
     MLOPS_ENDPOINT_NAME (local-endpoint), MLOPS_VARIANT_NAME (AllTraffic).
     Capture files: <MLOPS_CAPTURE_DIR>/<endpoint>/<variant>/yyyy/mm/dd/hh/<mm>-<ss>-<mmm>-<uuid>.jsonl.
     A request header X-Amzn-SageMaker-Inference-Id becomes the capture's eventMetadata.inferenceId.

@@ -104,7 +104,7 @@ class InferenceApp:
                      "the server's defaults for the rest)")
                 return
             pipeline, metadata = load_model_artifact(model_dir)
-            predictor = Predictor(pipeline, metadata)
+            predictor = Predictor(pipeline, metadata, small_batch=self.settings.compiled_scoring)
             self.guard = SchemaGuard(schema, predictor.layout) if schema is not None else None
         except (ModelArtifactError, DataSchemaError, HandlerError, ValueError) as error:
             self.load_error = str(error)

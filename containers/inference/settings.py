@@ -52,6 +52,7 @@ class ServingSettings:
     default_accept: str
     model_dir: Path
     batch_enabled: bool
+    compiled_scoring: bool
     batch_max_rows: int
     batch_max_wait_s: float
     capture_dir: Path | None
@@ -81,6 +82,8 @@ class ServingSettings:
             default_accept=default_accept,
             model_dir=Path(env.get("SM_MODEL_DIR", str(base / "model"))),
             batch_enabled=_flag(env, "MLOPS_BATCHING", True),
+            # numba for small batches (small_batch.py): ~5x faster single rows, ~115 MB more per worker.
+            compiled_scoring=_flag(env, "MLOPS_COMPILED_SCORING", True),
             batch_max_rows=int(_number(env, "MLOPS_BATCH_MAX_ROWS", 256, minimum=1)),
             batch_max_wait_s=_number(env, "MLOPS_BATCH_MAX_WAIT_MS", 0.0, minimum=0.0) / 1000.0,
             capture_dir=Path(capture_dir) if capture_dir else None,

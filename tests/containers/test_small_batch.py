@@ -117,3 +117,17 @@ print(json.dumps({"small": predictor.small is not None, "hits": sum(stats.cache_
     result = subprocess.run([sys.executable, "-c", served, str(trained_model_dir)], cwd=REPO_ROOT, env=environment,
                             check=True, capture_output=True, text=True, timeout=300)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"small": True, "hits": 1, "misses": 0}
+
+
+def test_the_compiled_route_can_be_turned_off_for_small_memory(trained_model_dir: Path) -> None:
+    from containers.inference.app import InferenceApp
+    from containers.inference.settings import ServingSettings, SettingsError
+
+    for value, compiled in (("", True), ("false", False), ("true", True)):
+        app = InferenceApp(ServingSettings.from_env({"SM_MODEL_DIR": str(trained_model_dir),
+                                                     "MLOPS_COMPILED_SCORING": value}))
+        app._load()
+        assert app.predictor is not None
+        assert (app.predictor.small is not None) is compiled, value
+    with pytest.raises(SettingsError, match="MLOPS_COMPILED_SCORING='sometimes'"):
+        ServingSettings.from_env({"MLOPS_COMPILED_SCORING": "sometimes"})
