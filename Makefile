@@ -55,6 +55,9 @@ $(PY_STAMP): $(UV) $(LOCK) pyproject.toml
 	@$(UV) pip install --quiet --python $(BIN)/python --require-hashes --compile-bytecode -r $(LOCK)
 	@$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	@$(BIN)/python -c "import aws_cdk, sagemaker, moto, sklearn, xgboost, lightgbm"
+	@# The inference server's compiled kernel into numba's cache, as the image build does: servers
+	@# (local mode's, the tests') then load it instead of each compiling it on first start.
+	@$(BIN)/python -m containers.inference.small_batch
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json

@@ -278,7 +278,13 @@ def test_sigterm_drains_an_in_flight_request_then_exits(server_factory: Callable
     draining = server_factory(trained_model_dir, SAGEMAKER_MODEL_SERVER_WORKERS="2")
     draining.wait_ready()
     workers = draining.worker_pids()
-    listener = f"socket:[{_listening_inode(draining.port)}]"
+    # Every worker listens on a socket of its own (SO_REUSEPORT): wait until both do, so that the
+    # connection below may land on either, and the shutdown check below covers both.
+    deadline = time.monotonic() + 60
+    while len(listeners := _listening_inodes(draining.port)) < len(workers):
+        assert time.monotonic() < deadline, f"{len(listeners)} of {len(workers)} workers listen after 60 s"
+        time.sleep(0.01)
+    links = {f"socket:[{inode}]" for inode in listeners}
     body = b"0.5,0.5,10,blue\n"
     with socket.create_connection(("127.0.0.1", draining.port), timeout=20) as sock:
         sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nAccept: text/csv\r\n"
@@ -288,7 +294,7 @@ def test_sigterm_drains_an_in_flight_request_then_exits(server_factory: Callable
         draining.process.terminate()
         # Every worker has closed its listening socket: shutdown is under way while the request waits.
         deadline = time.monotonic() + 20
-        while any(_holds(pid, listener) for pid in workers):
+        while any(_holds(pid, link) for pid in workers for link in links):
             assert time.monotonic() < deadline, "workers still accept connections 20 s after SIGTERM"
             time.sleep(0.01)
         sock.sendall(body)
@@ -301,13 +307,14 @@ def test_sigterm_drains_an_in_flight_request_then_exits(server_factory: Callable
     assert draining.process.wait(timeout=20) == 0
 
 
-def _listening_inode(port: int) -> str:
-    """The inode of the socket listening on 127.0.0.1:port, from /proc/net/tcp."""
+def _listening_inodes(port: int) -> set[str]:
+    """The inodes of the sockets listening on 127.0.0.1:port, from /proc/net/tcp."""
+    inodes = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":  # 0A: LISTEN
-            return fields[9]
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+            inodes.add(fields[9])
+    return inodes
 
 
 def _holds(pid: int, socket_link: str) -> bool:
