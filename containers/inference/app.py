@@ -112,8 +112,10 @@ class InferenceApp:
             return
         self.set_predictor(predictor)
         freeze_heap()
+        route = getattr(predictor.scorer, "route", None)  # HistGradientBoosting: tables or per-tree
         _log(f"model loaded from {model_dir} ({metadata.problem_type}, {len(metadata.features)} features, "
-             f"fast path: {predictor.fast_path_reason})")
+             f"fast path: {predictor.fast_path_reason}" + (f"; trees: {route}" if route else "")
+             + ("; small batches: one compiled call" if predictor.small is not None else "") + ")")
 
     def set_predictor(self, predictor: Predictor) -> None:
         settings = self.settings
