@@ -12,7 +12,7 @@ import pandas as pd
 from containers.contracts.model_artifact import ModelMetadata
 from containers.inference.codec import FeatureLayout, Predictions, RowBatch
 from containers.inference.preprocess import CompiledPreprocessor, FastPathUnsupportedError
-from containers.inference.scorers import HistGradientBoostingScorer, PublicApiScorer, fast_scorer
+from containers.inference.scorers import PublicApiScorer, fast_scorer
 from containers.inference.small_batch import SMALL_ROWS, SmallBatchScorer
 
 
@@ -48,7 +48,7 @@ class Predictor:
                 raise ValueError(f"metadata classes {list(self.classes)} differ from the model's {fitted}")
         self._class_array = np.array(self.classes if self.classes is not None else [], dtype=object)
         # Small batches of a HistGradientBoosting pipeline: preprocessing and trees in one compiled call.
-        self.small = SmallBatchScorer.build(self.preprocessor, self.estimator, self.scorer) if small_batch else None
+        self.small = SmallBatchScorer.build(self.preprocessor, self.scorer) if small_batch else None
 
     def frame(self, batch: RowBatch) -> pd.DataFrame:
         """The DataFrame pipeline.predict expects (same column forms as training's model_input_frame)."""
@@ -63,21 +63,17 @@ class Predictor:
 
     def predict(self, batch: RowBatch) -> Predictions:
         try:
+            scorer: Any
+            features: Any
             if self.small is not None and batch.rows <= SMALL_ROWS:
-                scorer: Any = self.scorer
-                assert isinstance(scorer, HistGradientBoostingScorer)
-                raw = self.small.raw(batch)
-                if self.has_proba:
-                    probabilities, encoded = scorer.classify_raw(raw)
-                    return Predictions(list(self._class_array[encoded]), probabilities, self.classes)
-                values = scorer.predict_raw(raw)
+                scorer, features = self.small, batch  # preprocessing and trees in one compiled call
             else:
-                features: Any = self.preprocessor.transform(batch) if self.preprocessor is not None \
-                    else self.frame(batch)
-                if self.has_proba:
-                    probabilities, encoded = self.scorer.classify(features)
-                    return Predictions(list(self._class_array[encoded]), probabilities, self.classes)
-                values = self.scorer.predict(features)
+                scorer = self.scorer
+                features = self.preprocessor.transform(batch) if self.preprocessor is not None else self.frame(batch)
+            if self.has_proba:
+                probabilities, encoded = scorer.classify(features)
+                return Predictions(list(self._class_array[encoded]), probabilities, self.classes)
+            values = scorer.predict(features)
         except ValueError as error:
             # sklearn raises ValueError for inputs it cannot score (e.g. values beyond float32).
             raise ScoringError(str(error).splitlines()[0]) from error

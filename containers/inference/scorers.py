@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 from containers.inference.preprocess import FastPathUnsupportedError
 from containers.inference.quickscorer import QuickScorerForest, QuickScorerUnsupportedError
@@ -85,24 +86,22 @@ class HistGradientBoostingScorer:
         self._estimator = estimator
         self._n_features = int(estimator.n_features_in_)
         self._known_cat_bitsets, self._f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
-        per_class = [[iteration[k].nodes for iteration in estimator._predictors]
-                     for k in range(int(estimator.n_trees_per_iteration_))]
-        self._baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1)
+        # Each class's trees (their node tables) in boosting order, and the class's baseline raw score.
+        self.per_class = [[iteration[k].nodes for iteration in estimator._predictors]
+                          for k in range(int(estimator.n_trees_per_iteration_))]
+        self.baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1)
         loss: Any = estimator._loss
         self._logistic = type(loss).__name__ == "HalfBinomialLoss" and type(loss.link).__name__ == "LogitLink"
-        from scipy.special import expit
-
-        self._expit = expit
         try:
             self._forests: list[QuickScorerForest] | None = [QuickScorerForest(trees, self._n_features)
-                                                             for trees in per_class]
+                                                             for trees in self.per_class]
         except QuickScorerUnsupportedError as reason:
             self._forests, self.route = None, f"per-tree predictor ({reason})"
         else:
             self.route = "QuickScorer"
-        trees = sum(len(trees) for trees in per_class)
+        trees = sum(len(trees) for trees in self.per_class)
         # A walk costs the depth of the leaf a row reaches; the trees' mean leaf depth stands for it.
-        depth = sum(float(nodes["depth"][nodes["is_leaf"].astype(bool)].mean()) for trees in per_class
+        depth = sum(float(nodes["depth"][nodes["is_leaf"].astype(bool)].mean()) for trees in self.per_class
                     for nodes in trees)
         self._walk_row_s, self._walk_call_s = depth * PER_NODE_S, trees * PER_TREE_CALL_S
         self._table_row_s = sum(forest.words_per_row for forest in self._forests or ()) * PER_WORD_S
@@ -118,14 +117,14 @@ class HistGradientBoostingScorer:
             return self._raw_per_tree(rows)
         raw = np.empty((rows.shape[0], len(self._forests)), dtype=np.float64)
         for k, forest in enumerate(self._forests):
-            raw[:, k] = forest.raw_add(rows, np.full(rows.shape[0], self._baseline[k]))
+            raw[:, k] = forest.raw_add(rows, np.full(rows.shape[0], self.baseline[k]))
         return raw
 
     def _raw_per_tree(self, rows: np.ndarray) -> np.ndarray:
         """sklearn's own Cython predictor per tree (what `_raw_predict` runs)."""
         estimator = self._estimator
-        raw = np.zeros((rows.shape[0], len(self._baseline)), dtype=np.float64, order="F")
-        raw += self._baseline
+        raw = np.zeros((rows.shape[0], len(self.baseline)), dtype=np.float64, order="F")
+        raw += self.baseline
         for iteration in estimator._predictors:
             for k, predictor in enumerate(iteration):
                 # One thread: the server runs one worker process per core already.
@@ -143,7 +142,7 @@ class HistGradientBoostingScorer:
             if self._logistic:
                 # HalfBinomialLoss.predict_proba's own steps, without its array-API dispatch per call.
                 probabilities = np.empty((raw.shape[0], 2), dtype=raw.dtype)
-                probabilities[:, 1] = self._expit(raw[:, 0])
+                probabilities[:, 1] = expit(raw[:, 0])
                 probabilities[:, 0] = 1 - probabilities[:, 1]
                 return probabilities, encoded
             return np.asarray(self._estimator._loss.predict_proba(raw)), encoded

@@ -23,6 +23,7 @@ import numpy as np
 
 from containers.inference.codec import RowBatch
 from containers.inference.preprocess import CategoricalBlock, CompiledPreprocessor, NumericBlock
+from containers.inference.scorers import HistGradientBoostingScorer
 
 # Batches up to this many rows take the compiled call; larger ones QuickScorer's tables, cheaper per row
 # from here on. In a warm loop the two cross at ~28 rows (24 rows: 37 vs 39 us; 32 rows: 48 vs 45 us);
@@ -82,9 +83,11 @@ def kernel() -> Any:
 
 
 class SmallBatchScorer:
-    """A fitted [ColumnTransformer, HistGradientBoosting] pipeline's raw scores for a RowBatch, one call."""
+    """A fitted [ColumnTransformer, HistGradientBoosting] pipeline scored from a RowBatch in one call; the
+    raw scores become probabilities, labels or values through the estimator's scorer, as on its routes."""
 
-    def __init__(self, preprocessor: CompiledPreprocessor, estimator: Any):
+    def __init__(self, preprocessor: CompiledPreprocessor, trees: HistGradientBoostingScorer):
+        self._scorer = trees
         source, target, fill, mean, scale = [], [], [], [], []
         self._categorical: list[tuple[int, dict[Any, int], Any]] = []  # (column, category -> position, fill)
         start = 0
@@ -103,12 +106,11 @@ class SmallBatchScorer:
         # Stacked lists of equal lengths: (2, m) and (3, m) arrays, m = 0 included.
         self._preprocessing = (np.array([source, target], dtype=np.intp),
                                np.array([fill, mean, scale], dtype=np.float64), int(preprocessor.width))
-        per_class = [[iteration[k].nodes for iteration in estimator._predictors]
-                     for k in range(int(estimator.n_trees_per_iteration_))]
-        trees = [nodes for class_trees in per_class for nodes in class_trees]
-        sizes = np.array([len(nodes) for nodes in trees], dtype=np.intp)
+        per_class = trees.per_class
+        nodes_of = [nodes for class_trees in per_class for nodes in class_trees]
+        sizes = np.array([len(nodes) for nodes in nodes_of], dtype=np.intp)
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-        table = np.concatenate(trees)
+        table = np.concatenate(nodes_of)
         shift = np.repeat(offsets, sizes)
         self._trees = (
             # Each class's first tree, then every tree's root.
@@ -117,22 +119,20 @@ class SmallBatchScorer:
                       table["right"].astype(np.intp) + shift]),
             np.stack([table["num_threshold"].astype(np.float64), table["value"].astype(np.float64)]),
             np.stack([table["missing_go_to_left"].astype(np.bool_), table["is_leaf"].astype(np.bool_)]),
-            np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1),
+            trees.baseline,
         )
         self._classes = len(per_class)
 
     @classmethod
-    def build(cls, preprocessor: CompiledPreprocessor | None, estimator: Any, scorer: Any) -> SmallBatchScorer | None:
+    def build(cls, preprocessor: CompiledPreprocessor | None, scorer: Any) -> SmallBatchScorer | None:
         """The compiled route when it applies (and compiles here); None otherwise."""
-        from containers.inference.scorers import HistGradientBoostingScorer
-
         if preprocessor is None or not isinstance(scorer, HistGradientBoostingScorer):
             return None
         try:
             kernel()
         except ImportError:
             return None
-        small = cls(preprocessor, estimator)
+        small = cls(preprocessor, scorer)
         small.raw(RowBatch(numeric=np.zeros((1, preprocessor.numeric_count)),
                            categorical=np.full((1, preprocessor.categorical_count), None, dtype=object)))
         return small
@@ -151,6 +151,12 @@ class SmallBatchScorer:
         kernel()(np.ascontiguousarray(batch.numeric, dtype=np.float64), onehot, *self._preprocessing,
                  *self._trees, out)
         return out
+
+    def classify(self, batch: RowBatch) -> tuple[np.ndarray, np.ndarray]:
+        return self._scorer.classify_raw(self.raw(batch))
+
+    def predict(self, batch: RowBatch) -> np.ndarray:
+        return self._scorer.predict_raw(self.raw(batch))
 
 
 def warm() -> None:
