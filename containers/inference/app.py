@@ -211,8 +211,7 @@ class InferenceApp:
             headers = [*headers, (CUSTOM_ATTRIBUTES, custom_attributes)]
         if runtime is not None:
             status, body, headers = runtime_response(runtime, status, body, headers, self.settings)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send(_response_start(status, body, headers))
         await send({"type": "http.response.body", "body": body})
 
     async def invoke_model(self, receive: Receive, content_type: str | None, accept: str | None, *,
@@ -335,9 +334,13 @@ async def _read_body(receive: Receive, limit: int, message: Message) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def _response_start(status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> Message:
+    return {"type": "http.response.start", "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+
+
 async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send(_response_start(status, body, headers))
     await send({"type": "http.response.body", "body": body})
 
 
