@@ -246,13 +246,14 @@ def _all_numeric_csv(text: str, layout: FeatureLayout) -> RowBatch | None:
     empty fields, a bad value to locate)."""
     if layout.categorical:
         return None
-    lines = _plain_csv_lines(text)
+    plain = _plain_csv_lines(text)
+    if plain is None or plain[1]:
+        return None
+    lines = plain[0]
     commas = len(layout.names) - 1
     if not lines or any(line.count(",") != commas for line in lines):
         return None
     flat = ",".join(lines).split(",")
-    if "" in flat:
-        return None
     try:
         numbers = np.array(flat, dtype=np.float64).reshape(len(lines), commas + 1)
     except ValueError:
@@ -262,9 +263,9 @@ def _all_numeric_csv(text: str, layout: FeatureLayout) -> RowBatch | None:
     return RowBatch(numeric=numbers, categorical=np.empty((len(lines), 0), dtype=object))
 
 
-def _plain_csv_lines(text: str) -> list[str] | None:
+def _plain_csv_lines(text: str) -> tuple[list[str], bool] | None:
     """The lines of a body the csv module would read the same way by splitting (no quotes, no lone CR:
-    the common case, read without it); None for the rest."""
+    the common case, read without it), and whether they hold an empty field; None for the rest."""
     if '"' in text:
         return None
     text = text.replace("\r\n", "\n")
@@ -273,14 +274,15 @@ def _plain_csv_lines(text: str) -> list[str] | None:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return lines
+    return lines, _has_empty_field(text)
 
 
 def _split_csv_rows(text: str) -> tuple[list[list[str]], bool | None]:
     """The rows, and whether they hold an empty field (None: not known)."""
-    lines = _plain_csv_lines(text)
-    if lines is not None:
-        return [line.split(",") for line in lines], _has_empty_field(text.replace("\r\n", "\n"))
+    plain = _plain_csv_lines(text)
+    if plain is not None:
+        lines, empty = plain
+        return [line.split(",") for line in lines], empty
     # Quoted fields may hold commas or line breaks: let the csv module read them. It gives an empty
     # line no field; a split gives it one empty field (one missing value), as every line is a row.
     return [row or [""] for row in csv.reader(io.StringIO(text))], None
